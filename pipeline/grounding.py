@@ -1,0 +1,80 @@
+"""Quote grounding: find each quote in the ad text and record its character span.
+
+Statuses, tried in order:
+- `exact`: the quote occurs verbatim.
+- `normalized`: it occurs once case, whitespace runs, typographic quotes and dashes,
+  leading/trailing `...`/`…` and surrounding punctuation are folded.
+- `fuzzy`: rapidfuzz's best partial alignment scores at least FUZZY_THRESHOLD (0-100) and
+  the folded quote has at least FUZZY_MIN_CHARS characters; the span is that alignment.
+- `not_found`: none of the above; the span is None.
+"""
+
+from __future__ import annotations
+
+from rapidfuzz import fuzz
+
+from pipeline.record import Coding, Quote
+
+FUZZY_THRESHOLD = 90.0
+FUZZY_MIN_CHARS = 12
+
+FOLD = {
+    "‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "‟": '"',
+    "‐": "-", "‑": "-", "–": "-", "—": "-", "…": "...",
+}
+EDGE_MARKS = " .,;:!?'\"…-"
+
+
+def fold(text: str) -> tuple[str, list[int]]:
+    """Folded text and, for each of its characters, the index it came from."""
+    out: list[str] = []
+    origin: list[int] = []
+    for i, ch in enumerate(text):
+        if ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+                origin.append(i)
+            continue
+        for c in FOLD.get(ch, ch).lower():
+            out.append(c)
+            origin.append(i)
+    while out and out[-1] == " ":
+        out.pop()
+        origin.pop()
+    return "".join(out), origin
+
+
+def fold_quote(quote: str) -> str:
+    """A quote folded for matching; the ellipses and punctuation at its edges go too."""
+    return fold(quote)[0].strip(EDGE_MARKS)
+
+
+def locate(quote: str, ad_text: str, folded_ad: tuple[str, list[int]] | None = None):
+    """(span, status) of `quote` in `ad_text`; span is None when not found."""
+    start = ad_text.find(quote)
+    if start >= 0 and quote:
+        return (start, start + len(quote)), "exact"
+    needle = fold_quote(quote)
+    if not needle:
+        return None, "not_found"
+    hay, origin = folded_ad or fold(ad_text)
+    start = hay.find(needle)
+    if start >= 0:
+        return (origin[start], origin[start + len(needle) - 1] + 1), "normalized"
+    if len(needle) >= FUZZY_MIN_CHARS:
+        hit = fuzz.partial_ratio_alignment(needle, hay, score_cutoff=FUZZY_THRESHOLD)
+        if hit is not None and hit.dest_end > hit.dest_start:
+            return (origin[hit.dest_start], origin[hit.dest_end - 1] + 1), "fuzzy"
+    return None, "not_found"
+
+
+def ground_quote(quote: Quote, ad_text: str, folded_ad=None) -> Quote:
+    span, status = locate(quote.text, ad_text, folded_ad)
+    return quote.model_copy(update={"span": span, "grounding": status})
+
+
+def ground(coding: Coding, ad_text: str) -> Coding:
+    """The coding with every quote's span and grounding status filled in."""
+    folded_ad = fold(ad_text)
+    quotes = [ground_quote(q, ad_text, folded_ad) for q in coding.quotes]
+    return coding.model_copy(update={"quotes": quotes})

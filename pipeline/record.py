@@ -1,0 +1,63 @@
+"""The coding record: one per ad, the same whether parsed from Markdown or drafted by an LLM."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Grounding = Literal["exact", "normalized", "fuzzy", "not_found"]
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace so a value survives the one-line-per-entry Markdown format."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
+class Quote(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    category: str
+    text: str = Field(min_length=1)
+    note: str | None = None
+    span: tuple[int, int] | None = None
+    grounding: Grounding | None = None
+
+    @field_validator("text", "note")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else one_line(value) or None
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    category: str
+    name: str = Field(min_length=1)
+    note: str | None = None
+
+    @field_validator("name", "note")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else one_line(value) or None
+
+
+class Coding(BaseModel):
+    """One coded ad; `quotes` holds one entry per (category, passage)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    ad_id: str
+    title: str | None = None
+    organisation: str | None = None
+    profile: str | None = None
+    reasoning: str | None = None
+    quotes: list[Quote] = Field(default_factory=list)
+    tools: list[Tool] = Field(default_factory=list)
+    provenance: dict | None = None
+
+    @field_validator("title", "organisation", "reasoning")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return None if value is None else one_line(value) or None
