@@ -243,3 +243,17 @@ def parse(text: str, codebook: Codebook, ad_id: str, source: str = "<text>") -> 
     if parser.problems:
         raise InputError("\n".join(parser.problems))
     return parser.coding
+
+
+def read_coding_file(path, codebook: Codebook) -> Coding:
+    """Parse one Markdown coding file; its stem is the ad id."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse(text, codebook, path.stem, str(path))

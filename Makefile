@@ -1,0 +1,43 @@
+# autocode: every target installs into .venv first, so each works on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+ADS ?= raw/
+OUT ?= drafts/
+GOLD ?= gold/
+PRED ?= $(OUT)
+MODEL ?=
+DATA ?= ../shared/data/jobads
+
+.PHONY: install test lint autocode eval review bench clean
+
+$(STAMP): pyproject.toml
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check pipeline tests bench
+
+autocode: $(STAMP)
+	$(BIN)/autocode code $(ADS) --out $(OUT) $(if $(MODEL),--model $(MODEL))
+
+eval: $(STAMP)
+	$(BIN)/autocode eval --gold $(GOLD) --pred $(PRED) $(if $(ADS),--ads $(ADS))
+
+review: $(STAMP)
+	$(BIN)/autocode review $(OUT) --ads $(ADS) --gold $(GOLD)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run --data $(DATA)
+
+clean:
+	rm -rf $(VENV) drafts review .autocode-cache
