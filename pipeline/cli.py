@@ -83,3 +83,120 @@ def parse_cmd(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | N
         click.echo(coding.model_dump_json())
     if failed:
         sys.exit(2)
+
+
+@main.command("code")
+@click.argument("ads", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("drafts"),
+              show_default=True, help="Folder for drafts, codings.jsonl, failures.jsonl, manifest.json.")
+@codebook_option
+@click.option("--model", help="Model name (default: gpt-4o-mini on OpenAI; the embedded GGUF offline).")
+@click.option("--mode", type=click.Choice(["tools", "json_schema", "json", "md_json"]),
+              help="instructor mode (default: tools for OpenAI, json_schema for other servers).")
+@click.option("--concurrency", type=click.IntRange(1, 256),
+              help="Requests in flight (default: 1 embedded, 4 local server, 8 OpenAI).")
+@click.option("--limit", type=click.IntRange(0), help="Code at most N ads not yet coded.")
+@click.option("--refresh", is_flag=True, help="Ignore the cache and codings already in OUT.")
+@click.option("--max-retries", type=click.IntRange(0, 10), default=2, show_default=True,
+              help="Re-asks when an answer fails validation (e.g. a quote not in the ad).")
+@click.option("--max-tokens", type=click.IntRange(64), default=2048, show_default=True)
+@click.option("--temperature", type=float, default=0.0, show_default=True)
+@click.option("--timeout", type=float, help="Seconds per request (default 120; 600 embedded).")
+@click.option("--examples", "n_examples", type=click.IntRange(0), default=0, show_default=True,
+              help="Few-shot examples from gold codings (never the ad being coded).")
+@click.option("--examples-gold", type=click.Path(file_okay=False, path_type=Path), default=Path("gold"),
+              show_default=True, help="Gold codings for --examples.")
+@click.option("--examples-ads", type=click.Path(file_okay=False, path_type=Path), default=Path("raw"),
+              show_default=True, help="Ad texts (<id>.txt) of those gold codings.")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".autocode-cache"), show_default=True, help="LLM exchange cache.")
+@click.option("--prices", type=click.Path(dir_okay=False, path_type=Path),
+              help="Price table YAML (default: the bundled one, or AUTOCODE_PRICES).")
+@click.option("--id-field", default="id", show_default=True, help="Id column of .jsonl/.csv input.")
+@click.option("--text-field", "text_fields", multiple=True,
+              help="Text column(s) of .jsonl/.csv input, joined by a blank line [default: title, description].")
+@click.option("--max-ad-chars", type=click.IntRange(100), default=20000, show_default=True,
+              help="Longer ads are truncated, with a warning in their record.")
+def code_cmd(**options) -> None:
+    """Draft a coding for every ad with an LLM.
+
+    ADS are folders of .txt/.md/.html ads (id = file stem) or .jsonl/.csv files.
+    Backend: OPENAI_BASE_URL (any OpenAI-compatible server), else OPENAI_API_KEY
+    (OpenAI), else the embedded local model. Re-running resumes: ads already coded
+    are skipped and cached exchanges cost no call.
+
+    \b
+    Example:
+      autocode code raw/ --out drafts/
+      OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
+    """
+    from pipeline.run import code_command
+
+    sys.exit(code_command(**options))
+
+
+@main.command("eval")
+@click.option(
+    "--gold",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of gold <id>.md codings.",
+)
+@click.option(
+    "--pred",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Folder of predicted <id>.md codings, or a codings.jsonl file.",
+)
+@click.option(
+    "--ads",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <id>.txt ads: partial quote matching then uses character spans.",
+)
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report as JSON here.")
+@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report as Markdown here.")
+@click.option("--min-kappa", type=float, default=None,
+              help="Exit 1 when profile kappa or presence macro kappa is below this "
+                   "(or undefined).")
+@codebook_option
+def eval_cmd(
+    gold: Path,
+    pred: Path,
+    ads: Path | None,
+    json_path: Path | None,
+    markdown_path: Path | None,
+    min_kappa: float | None,
+    codebook_path: Path | None,
+) -> None:
+    """Score predicted codings against gold codings: profile, quotes, presence, tools.
+
+    Ads pair by id (file stem, or the ad_id of a JSON line); unpaired ids are
+    listed and left out of the metrics. Tables go to stdout, headline first.
+
+    \b
+    Example:
+      autocode eval --gold gold/ --pred drafts/ --ads raw/ \\
+          --json eval.json --markdown eval.md --min-kappa 0.6
+    """
+    from rich.console import Console
+
+    from pipeline.codebook import load_codebook
+    from pipeline.evaluate import gate_failures
+    from pipeline.report import load_and_evaluate, markdown_report, print_report, write_json
+
+    book = load_codebook(codebook_path)
+    report = load_and_evaluate(
+        gold, pred, ads, book, warn=lambda msg: click.echo(f"autocode: {msg}", err=True)
+    )
+    print_report(report, Console())
+    if json_path:
+        write_json(report, json_path)
+    if markdown_path:
+        markdown_path.write_text(markdown_report(report), encoding="utf-8")
+    failures = gate_failures(report, min_kappa) if min_kappa is not None else []
+    for failure in failures:
+        click.echo(f"autocode: --min-kappa: {failure}", err=True)
+    if failures:
+        sys.exit(1)

@@ -1,0 +1,201 @@
+"""A simulated OpenAI-compatible server for tests and benchmarks (real HTTP on 127.0.0.1).
+
+By default it answers every chat completion with a schema-valid coding whose quotes are
+real lines of the ad in the request (between <ad> and </ad>), after `latency` seconds.
+A script of faults can replace the next answers, one fault per request:
+
+    with SimServer(latency=0.5) as server:            # server.url -> http://127.0.0.1:PORT/v1
+        server.script = ["429", "ok", "ungrounded"]  # then "ok" for every later request
+
+Faults: ok, 429, 429-retry-after, 500, 503, 401, 400, timeout (no answer for a long time),
+drop (connection closed mid-body), malformed (content is not JSON), length (finish_reason
+"length"), bad-category, bad-profile, ungrounded (a quote not in the ad), empty-choices,
+refusal, echo-headers (a 400 whose body repeats the request headers).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def _schema_of(body: dict) -> tuple[dict, str | None]:
+    if body.get("tools"):
+        function = body["tools"][0]["function"]
+        return function["parameters"], function["name"]
+    response_format = body.get("response_format") or {}
+    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
+    return schema or {}, None
+
+
+def _enum(schema: dict, model: str) -> list[str]:
+    return schema.get("$defs", {}).get(model, {}).get("properties", {}).get("category", {}).get("enum", [])
+
+
+def ad_text_of(body: dict) -> str:
+    content = body["messages"][-1]["content"]
+    match = re.search(r"<ad>\n?(.*?)\n?</ad>", content, re.S)
+    return match.group(1) if match else content
+
+
+def simulated_answer(body: dict) -> dict:
+    """A coding of the ad in the request: its lines as quotes, categories from the schema."""
+    schema, _ = _schema_of(body)
+    quote_ids = _enum(schema, "QuoteAnswer") or ["?"]
+    tool_ids = _enum(schema, "ToolAnswer") or ["?"]
+    profiles = schema.get("properties", {}).get("profile", {}).get("enum", ["?"])
+    lines = [ln.strip(" -*\t") for ln in ad_text_of(body).splitlines()]
+    lines = [ln for ln in lines if 20 <= len(ln) <= 300][:8]
+    digest = int(hashlib.sha256(ad_text_of(body).encode()).hexdigest(), 16)
+    quotes = [{"category": quote_ids[(digest + i) % len(quote_ids)], "text": ln, "translation": None}
+              for i, ln in enumerate(lines)]
+    words = sorted({w for w in re.findall(r"\b[A-Z][A-Za-z+#]{1,15}\b", ad_text_of(body))})[:3]
+    tools = [{"category": tool_ids[(digest + i) % len(tool_ids)], "name": w} for i, w in enumerate(words)]
+    return {"quotes": quotes, "tools": tools, "reasoning": "Simulated coding.",
+            "profile": profiles[digest % len(profiles)]}
+
+
+def faulty_answer(fault: str, body: dict) -> dict:
+    answer = simulated_answer(body)
+    if fault == "bad-category" and answer["quotes"]:
+        answer["quotes"][0]["category"] = "9.Z.9"
+    elif fault == "bad-profile":
+        answer["profile"] = "Astronaut"
+    elif fault == "ungrounded":
+        answer["quotes"].append({"category": answer["quotes"][0]["category"] if answer["quotes"]
+                                 else "?", "text": "Invent a perpetual motion machine for us",
+                                 "translation": None})
+    return answer
+
+
+def completion(body: dict, content: str | None, finish: str = "stop", refusal=None) -> dict:
+    _, function = _schema_of(body)
+    message = {"role": "assistant", "content": content, "refusal": refusal}
+    if function and content is not None:
+        message = {"role": "assistant", "content": None, "tool_calls": [{
+            "id": "call_1", "type": "function",
+            "function": {"name": function, "arguments": content}}]}
+        finish = "tool_calls" if finish == "stop" else finish
+    prompt_tokens = sum(len(m.get("content") or "") for m in body["messages"]) // 4
+    return {"id": "chatcmpl-sim", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "sim"),
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content or "") // 4,
+                      "total_tokens": prompt_tokens + len(content or "") // 4}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SimServer.HTTP
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+    def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        self._send(200, {"object": "list", "data": [{"id": "sim", "object": "model"}]})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        sim = self.server.sim
+        fault = sim.next_fault(body, dict(self.headers))
+        time.sleep(sim.latency)
+        self.respond(fault, body)
+
+    def respond(self, fault: str, body: dict) -> None:
+        errors = {"429": 429, "429-retry-after": 429, "500": 500, "503": 503, "401": 401, "400": 400}
+        if fault in errors:
+            headers = {"Retry-After": "0.05"} if fault == "429-retry-after" else {}
+            message = {"429": "Rate limit reached", "401": "Incorrect API key provided"}
+            error = {"message": message.get(fault[:3], f"simulated {fault}"), "type": "sim"}
+            return self._send(errors[fault], {"error": error}, headers)
+        if fault == "echo-headers":
+            return self._send(400, {"error": {"message": f"bad request; headers were {dict(self.headers)}"}})
+        if fault == "timeout":
+            time.sleep(self.server.sim.hang)
+            return None
+        if fault == "drop":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "5000")
+            self.end_headers()
+            self.wfile.write(b'{"id": "chatcmpl-sim", "choi')
+            self.wfile.flush()
+            self.close_connection = True
+            return None
+        if fault == "empty-choices":
+            payload = completion(body, "{}")
+            payload["choices"] = []
+            return self._send(200, payload)
+        if fault == "refusal":
+            return self._send(200, completion(body, None, refusal="I can't help with that."))
+        if fault == "malformed":
+            return self._send(200, completion(body, '{"quotes": [ {"category": '))
+        finish = "length" if fault == "length" else "stop"
+        return self._send(200, completion(body, json.dumps(faulty_answer(fault, body)), finish))
+
+
+class SimServer:
+    """Start with `with SimServer() as s:`; `s.requests` records every request body."""
+
+    class HTTP(ThreadingHTTPServer):
+        daemon_threads = True
+        sim: SimServer
+
+    def __init__(self, latency: float = 0.0, script: list[str] | None = None, hang: float = 30.0):
+        self.latency = latency
+        self.script = list(script or [])
+        self.hang = hang
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        self._lock = threading.Lock()
+
+    def next_fault(self, body: dict, headers: dict) -> str:
+        with self._lock:
+            self.requests.append(body)
+            self.headers.append(headers)
+            return self.script.pop(0) if self.script else "ok"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __enter__(self) -> SimServer:
+        self.httpd = self.HTTP(("127.0.0.1", 0), _Handler)
+        self.httpd.sim = self
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def main() -> None:
+    """Run the simulated server in the foreground: python -m bench.simserver [PORT] [LATENCY]."""
+    import sys
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399
+    sim = SimServer(latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.5)
+    sim.httpd = SimServer.HTTP(("127.0.0.1", port), _Handler)
+    sim.httpd.sim = sim
+    print(f"simulated OpenAI-compatible server on {sim.url}", flush=True)
+    sim.httpd.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

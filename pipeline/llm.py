@@ -1,0 +1,257 @@
+"""Talking to the LLM: backend choice, instructor over the openai SDK, retries and the cache.
+
+The seam is `create`: a function with the signature of the openai SDK's
+`client.chat.completions.create`. instructor patches it, so validation and re-asks
+run the same whether it is the real SDK over HTTP or a fake in unit tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import instructor
+import openai
+from pydantic import BaseModel, ValidationError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from pipeline.store import atomic_write_text
+
+OPENAI_URL = "https://api.openai.com/v1"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+MODES = {"tools": instructor.Mode.TOOLS, "json_schema": instructor.Mode.JSON_SCHEMA,
+         "json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON}
+TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
+FATAL_STATUS = {401, 403, 404}
+
+
+class _Captured(Exception):
+    """Carries the request instructor built, without sending it."""
+
+
+class LLMFailure(Exception):
+    """This ad could not be coded; the message is the reason recorded in failures.jsonl."""
+
+
+class FatalLLMError(Exception):
+    """No ad can be coded (bad key, unknown model): the run stops with this message."""
+
+
+@dataclass
+class Backend:
+    kind: str  # "openai-compatible", "openai" or "embedded"
+    base_url: str
+    model: str
+    api_key: str = field(repr=False)
+    mode: str
+
+    @property
+    def host(self) -> str:
+        """Where requests go, without credentials, for the manifest and the cache key."""
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+def choose_backend(model: str | None, mode: str | None, env=os.environ) -> Backend | None:
+    """OPENAI_BASE_URL, else OPENAI_API_KEY, else None (the caller starts the embedded model)."""
+    key = env.get("OPENAI_API_KEY", "")
+    if env.get("OPENAI_BASE_URL"):
+        return Backend("openai-compatible", env["OPENAI_BASE_URL"], model or env.get(
+            "AUTOCODE_MODEL", "default"), key or "sk-no-key", mode or "json_schema")
+    if key:
+        return Backend("openai", OPENAI_URL, model or DEFAULT_OPENAI_MODEL, key, mode or "tools")
+    return None
+
+
+def redact(text: str, secret: str | None) -> str:
+    """Remove the API key (and any bearer token) from text that may be written out."""
+    text = re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}", r"\1***", text)
+    text = re.sub(r"sk-[A-Za-z0-9_\-]{12,}", "sk-***", text)
+    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
+
+
+def retry_after_seconds(exc: BaseException) -> float | None:
+    """The server's Retry-After (seconds or HTTP date), when it sent one."""
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            from datetime import datetime, timezone
+
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+        return True
+    return isinstance(exc, openai.APIStatusError) and exc.status_code in TRANSIENT_STATUS
+
+
+class _Wait:
+    """Retry-After when the server gives it (capped), else exponential backoff with jitter."""
+
+    def __init__(self, initial: float, cap: float):
+        self.backoff = wait_exponential_jitter(initial=initial, max=cap)
+        self.cap = cap
+
+    def __call__(self, state) -> float:
+        after = retry_after_seconds(state.outcome.exception())
+        return min(after, self.cap) if after is not None else self.backoff(state)
+
+
+@dataclass
+class Exchange:
+    answer: dict
+    usage: dict
+    attempts: int
+    cached: bool = False
+
+
+class DiskCache:
+    """One JSON file per exchange, keyed by the hash of everything that shapes it."""
+
+    def __init__(self, folder: Path | None):
+        self.folder = Path(folder) if folder else None
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        if not self.folder or not self.path(key).exists():
+            return None
+        try:
+            return json.loads(self.path(key).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return None  # a damaged entry is a miss, not an error
+
+    def put(self, key: str, value: dict) -> None:
+        if self.folder:
+            atomic_write_text(self.path(key), json.dumps(value, ensure_ascii=False))
+
+
+def _usage_of(completion) -> dict:
+    usage = getattr(completion, "usage", None)
+    return {
+        "prompt_tokens": getattr(usage, "prompt_tokens", 0) or 0,
+        "completion_tokens": getattr(usage, "completion_tokens", 0) or 0,
+    }
+
+
+class LLM:
+    """Codes one ad per call: cache lookup, instructor with re-asks, transient retries."""
+
+    def __init__(self, backend: Backend, create=None, cache: DiskCache | None = None,
+                 max_retries: int = 2, temperature: float = 0.0, max_tokens: int = 2048,
+                 timeout: float = 120.0, transient_attempts: int = 6, backoff: float = 1.0,
+                 refresh: bool = False):
+        self.backend = backend
+        if create is None:
+            client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key,
+                                   max_retries=0, timeout=timeout)
+            create = client.chat.completions.create
+        self.raw_create = create
+        self.cache = cache or DiskCache(None)
+        self.max_retries = max_retries
+        self.params = {"temperature": temperature, "max_tokens": max_tokens}
+        self.refresh = refresh
+        self.retrying = Retrying(retry=retry_if_exception(is_transient), reraise=True,
+                                 stop=stop_after_attempt(transient_attempts),
+                                 wait=_Wait(backoff, cap=60.0 * backoff))
+
+    def request(self, messages: list[dict], model_cls: type[BaseModel]) -> dict:
+        """The request exactly as instructor sends it on the first attempt (batch mode uses it)."""
+
+        def capture(**kwargs):
+            raise _Captured(kwargs)
+
+        patched = instructor.patch(create=capture, mode=MODES[self.backend.mode])
+        try:
+            patched(response_model=model_cls, messages=messages, model=self.backend.model,
+                    max_retries=0, **self.params)
+        except Exception as exc:  # noqa: BLE001 - instructor wraps what the create raised
+            while exc is not None and not isinstance(exc, _Captured):
+                exc = exc.__cause__ or exc.__context__
+            if exc is not None:
+                return exc.args[0]
+        raise RuntimeError("instructor did not call create")
+
+    def cache_key(self, messages: list[dict], model_cls: type[BaseModel]) -> str:
+        material = {"host": self.backend.host, "model": self.backend.model,
+                    "mode": self.backend.mode, "messages": messages,
+                    "schema": model_cls.model_json_schema(), "params": self.params,
+                    "max_retries": self.max_retries}
+        blob = json.dumps(material, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+    def code(self, messages: list[dict], model_cls: type[BaseModel], ad_text: str) -> Exchange:
+        key = self.cache_key(messages, model_cls)
+        hit = None if self.refresh else self.cache.get(key)
+        if hit is not None:
+            return Exchange(hit["answer"], hit["usage"], hit["attempts"], cached=True)
+        state = {"attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
+        def counted_create(**kwargs):
+            state["attempts"] += 1
+            completion = self.retrying(self.raw_create, **kwargs)
+            for name, value in _usage_of(completion).items():
+                state[name] += value
+            return completion
+
+        patched = instructor.patch(create=counted_create, mode=MODES[self.backend.mode])
+        context = {"ad_text": ad_text, "max_retries": self.max_retries, "state": state}
+        try:
+            answer = patched(response_model=model_cls, messages=messages, model=self.backend.model,
+                             max_retries=self.max_retries, context=context, **self.params)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reason, never a traceback
+            raise self._failure(exc, state) from None
+        usage = {k: state[k] for k in ("prompt_tokens", "completion_tokens")}
+        exchange = Exchange(answer.model_dump(mode="json"), usage, state["attempts"])
+        self.cache.put(key, {"answer": exchange.answer, "usage": usage, "attempts": state["attempts"]})
+        return exchange
+
+    def _failure(self, exc: Exception, state: dict) -> Exception:
+        cause = exc
+        while isinstance(cause, instructor.exceptions.InstructorRetryException) and cause.__cause__:
+            cause = cause.__cause__
+        secret = self.backend.api_key
+        if isinstance(cause, openai.APIStatusError) and cause.status_code in FATAL_STATUS:
+            return FatalLLMError(redact(f"HTTP {cause.status_code} from {self.backend.host}: "
+                                        f"{_api_message(cause)}", secret))
+        return LLMFailure(redact(describe_failure(cause, state["attempts"]), secret))
+
+
+def _api_message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    message = body.get("message") or (body.get("error") or {}).get("message") if body else None
+    return str(message or exc.message)[:300]
+
+
+def describe_failure(exc: BaseException, attempts: int) -> str:
+    """A one-line reason that names the fault."""
+    if isinstance(exc, openai.APIStatusError):
+        transient = " (gave up after retries)" if is_transient(exc) else ""
+        return f"HTTP {exc.status_code}{transient}: {_api_message(exc)}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timeout: no response from the server (gave up after retries)"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection error: the server dropped the connection (gave up after retries)"
+    if isinstance(exc, instructor.exceptions.IncompleteOutputException):
+        return "answer cut off at the token limit (finish_reason=length); raise --max-tokens"
+    if isinstance(exc, ValidationError | json.JSONDecodeError):
+        first = str(exc).strip().splitlines()
+        detail = " ".join(first[:3])[:400]
+        return f"invalid answer after {attempts} attempt(s): {detail}"
+    text = " ".join(str(exc).split())[:300]
+    return f"unusable response ({type(exc).__name__}): {text}"

@@ -1,0 +1,55 @@
+"""What a run shows on stderr: a rich progress bar while it goes and a summary table after."""
+
+from __future__ import annotations
+
+import contextlib
+
+from rich.console import Console
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.table import Table
+
+stderr = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def run_progress(total: int):
+    """Yield a callback for Run(progress=...) that advances a bar of `total` ads."""
+    bar = Progress(
+        TextColumn("coding"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[tokens]:,} tokens"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+        console=stderr, transient=False,
+    )
+    task = bar.add_task("coding", total=total, failed=0, tokens=0)
+
+    def advance(outcome, stats):
+        tokens = stats["prompt_tokens"] + stats["completion_tokens"]
+        bar.update(task, advance=1, failed=stats["failed"], tokens=tokens)
+        if outcome.reason:
+            bar.console.print(f"[red]failed[/red] {outcome.ad.id}: {outcome.reason}", highlight=False)
+
+    with bar:
+        yield advance
+
+
+def summary_table(manifest: dict, seconds: float) -> Table:
+    counts = manifest["counts"]
+    table = Table(title=f"autocode code: {manifest['model']} ({manifest['backend']})",
+                  show_header=False)
+    cost = manifest["cost_usd"]
+    rows = [
+        ("ads in input", counts["ads"]),
+        ("already coded (skipped)", counts["already_done"]),
+        ("coded now", f"{counts['coded']} ({counts['from_cache']} from cache)"),
+        ("failed", counts["failed"]),
+        ("quotes kept", counts["quotes_kept"]),
+        ("quotes dropped as ungrounded", counts["quotes_dropped"]),
+        ("prompt / completion tokens", f"{counts['prompt_tokens']:,} / {counts['completion_tokens']:,}"),
+        ("estimated cost", "unknown (model not in the price table)" if cost is None else f"${cost:.4f}"),
+        ("wall time", f"{seconds:.1f} s"),
+        ("status", manifest["status"]),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    return table

@@ -1,0 +1,145 @@
+"""What is asked of the LLM: the messages (static part first, the ad last) and the
+response model generated from the codebook, whose validator grounds every quote."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pydantic import BaseModel, Field, ValidationInfo, create_model, model_validator
+
+from pipeline.ads import Ad
+from pipeline.codebook import Codebook
+from pipeline.grounding import fold, ground, locate
+from pipeline.record import Coding, Quote, Tool
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+MAX_QUOTES = 40
+MAX_TOOLS = 30
+MAX_QUOTE_CHARS = 400
+
+
+@lru_cache(maxsize=4)
+def _templates(folder: str) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(folder), undefined=StrictUndefined, keep_trailing_newline=False
+    )
+
+
+def render_template(name: str, prompts_dir: Path = PROMPTS_DIR, **values) -> str:
+    return _templates(str(prompts_dir)).get_template(name).render(**values).strip() + "\n"
+
+
+class CodingAnswer(BaseModel):
+    """Base of the generated response model: rejects quotes that are not in the ad.
+
+    The validation context carries the ad text, the re-ask budget and a per-call
+    `state` whose `attempts` the LLM layer counts; on the last attempt ungrounded
+    quotes are accepted here and dropped later, so one bad quote does not cost the ad.
+    """
+
+    @model_validator(mode="after")
+    def _quotes_in_ad(self, info: ValidationInfo):
+        ctx = info.context or {}
+        if "ad_text" not in ctx:
+            return self
+        folded = fold(ctx["ad_text"])
+        missing = [
+            q.text for q in self.quotes if locate(q.text, ctx["ad_text"], folded)[1] == "not_found"
+        ]
+        state = ctx.get("state", {})
+        if missing and state.get("attempts", 1) <= ctx.get("max_retries", 0):
+            listed = "; ".join(json.dumps(m, ensure_ascii=False) for m in missing)
+            raise ValueError(
+                f"These quotes are not verbatim passages of the ad: {listed}. "
+                "Copy the exact words of the ad, or leave the quote out."
+            )
+        return self
+
+
+_MODELS: dict[int, tuple[Codebook, type[CodingAnswer]]] = {}
+
+
+def response_model(codebook: Codebook) -> type[CodingAnswer]:
+    """The response model: category ids and profiles are enums taken from the codebook."""
+    cached = _MODELS.get(id(codebook))
+    if cached is None or cached[0] is not codebook:
+        cached = _MODELS[id(codebook)] = (codebook, _build_response_model(codebook))
+    return cached[1]
+
+
+def _build_response_model(codebook: Codebook) -> type[CodingAnswer]:
+    quote_ids = Literal[tuple(codebook.ids_of_kind("quotes"))]  # type: ignore[misc]
+    tool_ids = Literal[tuple(codebook.ids_of_kind("tools"))]  # type: ignore[misc]
+    profiles = Literal[tuple(codebook.profile_names)]  # type: ignore[misc]
+    quote = create_model(
+        "QuoteAnswer",
+        category=(quote_ids, Field(description="Codebook category id")),
+        text=(str, Field(min_length=1, max_length=MAX_QUOTE_CHARS, description="Verbatim passage")),
+        translation=(str | None, Field(default=None, description="English translation if not English")),
+    )
+    tool = create_model(
+        "ToolAnswer",
+        category=(tool_ids, Field(description="Codebook category id")),
+        name=(str, Field(min_length=1, max_length=80, description="Tool name as the ad writes it")),
+    )
+    return create_model(
+        "CodingAnswer",
+        __base__=CodingAnswer,
+        quotes=(list[quote], Field(max_length=MAX_QUOTES)),
+        tools=(list[tool], Field(max_length=MAX_TOOLS)),
+        reasoning=(str, Field(max_length=1200, description="Why this profile, in 1-3 sentences")),
+        profile=(profiles, Field(description="Exactly one profile from the codebook")),
+    )
+
+
+def example_answer(coding: Coding) -> str:
+    """A gold coding written as the answer the LLM is asked for (for few-shot examples)."""
+    answer = {
+        "quotes": [{"category": q.category, "text": q.text, "translation": q.note} for q in coding.quotes],
+        "tools": [{"category": t.category, "name": t.name} for t in coding.tools],
+        "reasoning": coding.reasoning or "",
+        "profile": coding.profile,
+    }
+    return json.dumps(answer, ensure_ascii=False)
+
+
+def build_messages(
+    codebook: Codebook, ad: Ad, examples: list[tuple[Ad, Coding]] = (), prompts_dir=PROMPTS_DIR
+) -> list[dict]:
+    """System prompt and few-shot examples (identical for every ad), then the ad."""
+    messages = [{"role": "system", "content": render_template("system.j2", prompts_dir, codebook=codebook)}]
+    for example_ad, coding in examples:
+        if example_ad.id == ad.id:
+            continue  # never show the model the coding of the ad it is coding
+        messages.append({"role": "user", "content": render_template("ad.j2", prompts_dir, ad=example_ad)})
+        messages.append({"role": "assistant", "content": example_answer(coding)})
+    messages.append({"role": "user", "content": render_template("ad.j2", prompts_dir, ad=ad)})
+    return messages
+
+
+def prompt_hash(messages: list[dict]) -> str:
+    """SHA-256 of the static part (everything before the ad)."""
+    static = json.dumps(messages[:-1], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(static.encode("utf-8")).hexdigest()
+
+
+def to_coding(answer: BaseModel, ad: Ad) -> tuple[Coding, list[Quote]]:
+    """The answer as a grounded coding, and the quotes dropped because they are not in the ad."""
+    coding = Coding(
+        ad_id=ad.id,
+        title=ad.title,
+        organisation=ad.organisation,
+        profile=answer.profile,
+        reasoning=answer.reasoning or None,
+        quotes=[Quote(category=q.category, text=q.text, note=q.translation) for q in answer.quotes],
+        tools=[Tool(category=t.category, name=t.name) for t in answer.tools],
+    )
+    grounded = ground(coding, ad.text)
+    kept = [q for q in grounded.quotes if q.grounding != "not_found"]
+    dropped = [q for q in grounded.quotes if q.grounding == "not_found"]
+    return grounded.model_copy(update={"quotes": kept}), dropped

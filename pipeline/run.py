@@ -1,0 +1,319 @@
+"""The `code` stage: draft a coding for every ad, resumably, and write the outputs.
+
+OUT holds `<id>.md` drafts, `codings.jsonl` (one record per ad), `failures.jsonl` and
+`manifest.json`. Records and failures are appended as whole fsynced lines while the run
+goes, so a killed run keeps what it finished; at the end codings.jsonl is rewritten in
+input order, so neither order nor content depends on concurrency.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pipeline import __version__
+from pipeline.ads import Ad
+from pipeline.codebook import Codebook
+from pipeline.errors import InputError
+from pipeline.goldmd import render
+from pipeline.llm import LLM, FatalLLMError, LLMFailure
+from pipeline.prompt import build_messages, prompt_hash, response_model, to_coding
+from pipeline.record import Coding
+from pipeline.store import append_line, atomic_write_text, read_records, write_records
+
+
+@dataclass
+class RunOptions:
+    out: Path
+    concurrency: int = 1
+    limit: int | None = None
+    refresh: bool = False
+    max_ad_chars: int = 20000
+    examples: list = field(default_factory=list)  # (Ad, Coding) pairs for few-shot
+    prices: dict | None = None
+
+
+@dataclass
+class Outcome:
+    ad: Ad
+    record: dict | None = None
+    reason: str | None = None
+    cached: bool = False
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _prepared(ad: Ad, max_chars: int) -> Ad:
+    """The ad as sent: truncated past `max_chars`, with the cut recorded as a warning."""
+    if len(ad.text) <= max_chars:
+        return ad
+    warning = f"ad text truncated from {len(ad.text)} to {max_chars} characters for the prompt"
+    return Ad(ad.id, ad.text[:max_chars], ad.source, ad.title, ad.organisation, (*ad.warnings, warning))
+
+
+def review_notes(record: dict) -> list[str]:
+    notes = [f"Dropped, not found in the ad ({q['category']}): \"{q['text']}\"" for q in record["ungrounded"]]
+    notes += [f"Fuzzy match, check the wording ({q['category']}): \"{q['text']}\""
+              for q in record["quotes"] if q["grounding"] == "fuzzy"]
+    return notes + [f"Warning: {w}" for w in record["warnings"]]
+
+
+def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outcome:
+    """Code one ad; every failure becomes a reason (FatalLLMError stops the run)."""
+    sent = _prepared(ad, options.max_ad_chars)
+    messages = build_messages(codebook, sent, options.examples)
+    model_cls = response_model(codebook)
+    try:
+        exchange = llm.code(messages, model_cls, sent.text)
+    except LLMFailure as exc:
+        return Outcome(ad, reason=str(exc))
+    coding, dropped = to_coding(model_cls.model_validate(exchange.answer), sent)
+    coding.provenance = provenance(codebook, llm, prompt_hash(messages))
+    record = coding.model_dump(mode="json")
+    record["ungrounded"] = [q.model_dump(mode="json", include={"category", "text", "note"}) for q in dropped]
+    record["usage"] = exchange.usage
+    record["attempts"] = exchange.attempts
+    record["warnings"] = list(sent.warnings)
+    return Outcome(ad, record=record, cached=exchange.cached)
+
+
+def provenance(codebook: Codebook, llm: LLM, prompt_sha: str) -> dict:
+    return {"model": llm.backend.model, "backend": llm.backend.kind,
+            "codebook_version": codebook.version, "codebook_sha256": codebook.sha256,
+            "prompt_sha256": prompt_sha, "autocode_version": __version__,
+            "temperature": llm.params["temperature"]}
+
+
+def _done_ids(records: list[dict], expected: dict) -> set[str]:
+    """Ads already coded under the same model, codebook and prompt need no new call."""
+    keys = ("model", "codebook_sha256", "prompt_sha256")
+    return {r["ad_id"] for r in records
+            if all((r.get("provenance") or {}).get(k) == expected.get(r["ad_id"], {}).get(k) for k in keys)}
+
+
+class Run:
+    """One invocation of `autocode code`; `progress` is told about every finished ad."""
+
+    def __init__(self, ads: list[Ad], codebook: Codebook, llm: LLM, options: RunOptions,
+                 problems: list[str] = (), progress=None):
+        self.ads, self.book, self.llm, self.opt = ads, codebook, llm, options
+        self.problems = list(problems)
+        self.progress = progress
+        self.out = Path(options.out)
+        self.stats = {"coded": 0, "from_cache": 0, "failed": 0, "quotes_kept": 0,
+                      "quotes_dropped": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.failures: list[dict] = []
+        self.started = now()
+        self.status = "running"
+
+    def expected_provenance(self) -> dict:
+        return {ad.id: provenance(self.book, self.llm, prompt_hash(
+            build_messages(self.book, _prepared(ad, self.opt.max_ad_chars), self.opt.examples)))
+            for ad in self.ads}
+
+    def plan(self) -> tuple[list[dict], list[Ad]]:
+        self.out.mkdir(parents=True, exist_ok=True)
+        records = read_records(self.out / "codings.jsonl")
+        done = set() if self.opt.refresh else _done_ids(records, self.expected_provenance())
+        input_ids = {ad.id for ad in self.ads}
+        kept = [r for r in records if r["ad_id"] in done or r["ad_id"] not in input_ids]
+        write_records(self.out / "codings.jsonl", kept)  # drops torn lines and stale records
+        atomic_write_text(self.out / "failures.jsonl", "")
+        todo = [ad for ad in self.ads if ad.id not in done]
+        self.already_done = len(self.ads) - len(todo)
+        return kept, todo[: self.opt.limit] if self.opt.limit is not None else todo
+
+    def execute(self) -> dict:
+        kept, todo = self.plan()
+        try:
+            self._code_all(todo)
+            self.status = "complete"
+        except KeyboardInterrupt:
+            self.status = "interrupted"
+            raise
+        except FatalLLMError as exc:
+            self.status = f"aborted: {exc}"
+            raise
+        finally:
+            self._finish()
+        return self.manifest()
+
+    def _code_all(self, todo: list[Ad]) -> None:
+        pool = ThreadPoolExecutor(max_workers=max(1, self.opt.concurrency))
+        try:
+            pending = set()
+            for ad in todo:
+                future = pool.submit(code_one, ad, self.book, self.llm, self.opt)
+                future.ad = ad
+                pending.add(future)
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    self._save(self._outcome(future))
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    @staticmethod
+    def _outcome(future) -> Outcome:
+        try:
+            return future.result()
+        except (FatalLLMError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one broken ad must not stop the batch
+            ad = future.ad
+            return Outcome(ad, reason=f"internal error ({type(exc).__name__}): {exc}")
+
+    def _save(self, outcome: Outcome) -> None:
+        if outcome.record is None:
+            failure = {"ad_id": outcome.ad.id, "source": outcome.ad.source, "reason": outcome.reason}
+            append_line(self.out / "failures.jsonl", failure)
+            self.failures.append(failure)
+            self.stats["failed"] += 1
+        else:
+            record = outcome.record
+            coding = Coding.model_validate(record)
+            draft = render(coding, self.book, draft_model=self.llm.backend.model,
+                           review_notes=review_notes(record))
+            atomic_write_text(self.out / f"{outcome.ad.id}.md", draft)
+            append_line(self.out / "codings.jsonl", record)
+            self.stats["coded"] += 1
+            self.stats["from_cache"] += outcome.cached
+            self.stats["quotes_kept"] += len(record["quotes"])
+            self.stats["quotes_dropped"] += len(record["ungrounded"])
+            if not outcome.cached:
+                self.stats["prompt_tokens"] += record["usage"]["prompt_tokens"]
+                self.stats["completion_tokens"] += record["usage"]["completion_tokens"]
+        if self.progress:
+            self.progress(outcome, self.stats)
+
+    def _finish(self) -> None:
+        records = read_records(self.out / "codings.jsonl")
+        by_id = {r["ad_id"]: r for r in records}
+        ordered = [by_id.pop(ad.id) for ad in self.ads if ad.id in by_id]
+        write_records(self.out / "codings.jsonl", ordered + list(by_id.values()))
+        failures = sorted(self.failures, key=lambda f: [a.id for a in self.ads].index(f["ad_id"]))
+        write_records(self.out / "failures.jsonl", failures)
+        self.finished = now()
+        atomic_write_text(self.out / "manifest.json", _json(self.manifest()))
+
+    def manifest(self) -> dict:
+        backend = self.llm.backend
+        sample = self.ads[0] if self.ads else None
+        static = prompt_hash(build_messages(self.book, sample, self.opt.examples)) if sample else None
+        return {
+            "tool": "autocode", "version": __version__, "status": self.status,
+            "model": backend.model, "backend": backend.kind, "host": backend.host,
+            "mode": backend.mode,
+            "codebook": {"name": self.book.name, "version": self.book.version,
+                         "sha256": self.book.sha256},
+            "prompt_sha256": static,
+            "parameters": {"concurrency": self.opt.concurrency, "limit": self.opt.limit,
+                           "refresh": self.opt.refresh, "max_ad_chars": self.opt.max_ad_chars,
+                           "examples": len(self.opt.examples), **self.llm.params,
+                           "max_retries": self.llm.max_retries},
+            "counts": {"ads": len(self.ads), "input_problems": len(self.problems),
+                       "already_done": getattr(self, "already_done", 0), **self.stats},
+            "cost_usd": estimate_cost(backend.model, self.stats, self.opt.prices),
+            "input_problems": self.problems,
+            "started": self.started, "finished": getattr(self, "finished", None),
+        }
+
+
+def estimate_cost(model: str, stats: dict, prices: dict | None) -> float | None:
+    """USD for the tokens of this run, where the model's price is known."""
+    price = (prices or {}).get("models", {}).get(model)
+    if not price:
+        return None
+    total = stats["prompt_tokens"] * price["input"] + stats["completion_tokens"] * price["output"]
+    return round(total / 1e6, 6)
+
+
+def _json(value) -> str:
+    import json
+
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+
+
+# ------------------------------------------------------------------ the command's edge
+
+
+def load_prices(path) -> dict:
+    import os
+
+    import yaml
+
+    path = path or os.environ.get("AUTOCODE_PRICES") or Path(__file__).with_name("prices.yaml")
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(f"{path}: cannot read the price table: {exc}") from None
+
+
+def load_examples(n: int, gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
+    """Up to n (Ad, Coding) pairs from gold codings that have a profile and an ad text."""
+    from pipeline.ads import read_ads
+    from pipeline.goldmd import read_coding_file
+
+    pairs = []
+    for path in sorted(Path(gold_dir).glob("*.md")):
+        coding = read_coding_file(path, codebook)  # a broken gold file stops the run here
+        ad_file = Path(ads_dir) / f"{path.stem}.txt"
+        if coding.profile and ad_file.exists():
+            pairs.append((read_ads([ad_file]).ads[0], coding))
+    return pairs[: n + 1]  # one spare, for when the ad being coded is an example
+
+
+def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refresh, max_retries,
+                 max_tokens, temperature, timeout, n_examples, examples_gold, examples_ads,
+                 cache_dir, prices, id_field, text_fields, max_ad_chars) -> int:
+    """`autocode code`: everything that is checked before any LLM call, then the run."""
+    import contextlib
+
+    from pipeline.ads import TableFields, read_ads
+    from pipeline.codebook import load_codebook
+    from pipeline.embedded import NOTICE, embedded_server
+    from pipeline.llm import DiskCache, choose_backend
+    from pipeline.progress import run_progress, stderr, summary_table
+
+    book = load_codebook(codebook_path)
+    fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
+    batch = read_ads(list(ads), fields)
+    for problem in batch.problems:
+        stderr.print(f"[yellow]autocode:[/yellow] {problem}", highlight=False)
+    if not batch.ads:
+        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
+    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
+    options = RunOptions(out, limit=limit, refresh=refresh, max_ad_chars=max_ad_chars,
+                         examples=examples, prices=load_prices(prices))
+    backend = choose_backend(model, mode)
+    start = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if backend is None:
+            backend = stack.enter_context(embedded_server())
+            stderr.print(NOTICE.format(name=backend.model), style="yellow", highlight=False)
+        defaults = {"embedded": (1, 600.0), "openai-compatible": (4, 120.0), "openai": (8, 120.0)}
+        options.concurrency = concurrency or defaults[backend.kind][0]
+        llm = LLM(backend, cache=DiskCache(cache_dir), max_retries=max_retries,
+                  temperature=temperature, max_tokens=max_tokens,
+                  timeout=timeout or defaults[backend.kind][1], refresh=refresh)
+        run = Run(batch.ads, book, llm, options, batch.problems)
+        try:
+            with run_progress(len(batch.ads)) as progress:
+                run.progress = progress
+                manifest = run.execute()
+        except FatalLLMError as exc:
+            stderr.print(f"[red]autocode:[/red] {exc}", highlight=False)
+            return 1
+        except KeyboardInterrupt:
+            stderr.print("[yellow]autocode: interrupted; finished ads are kept, "
+                         "re-run the same command to code the rest[/yellow]")
+            return 130
+    stderr.print(summary_table(manifest, time.monotonic() - start))
+    return 0
