@@ -1,0 +1,384 @@
+"""Agreement between predicted and gold codings: pure functions over Coding lists.
+
+`evaluate` returns the whole report as plain JSON-ready data; `match_ad` is the
+per-ad quote matching the review page reuses. Definitions (docs/eval.md):
+
+- Ads pair by `ad_id`; unpaired ids are listed, all metrics are over paired ads.
+- Quotes match one to one within ad x category. `strict`: equal after
+  `grounding.fold_quote`. `partial`: strict-equal, or the passages overlap by at
+  least half of the shorter one, on character spans found with `grounding.locate`
+  when the ad text is known and both quotes are found in it, else on the longest
+  common run of normalised word tokens. The assignment maximises the number of
+  matches (ties: total overlap), so a greedy first pick can never cost a match.
+- Precision, recall, F1 are None when their denominator is 0; F1 = 2tp/(2tp+fp+fn).
+- Kappa/alpha are None where undefined (no items, or a single value everywhere).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+import krippendorff
+from scipy.optimize import linear_sum_assignment
+from sklearn.metrics import cohen_kappa_score
+
+from pipeline.codebook import Codebook
+from pipeline.grounding import fold, fold_quote, locate
+from pipeline.record import Coding, Quote, Tool
+
+MODES = ("strict", "partial")
+#: The mode the review page should use: it forgives a quote cut a little shorter or
+#: longer than the coder's, which is a boundary choice rather than a disagreement.
+REVIEW_MODE = "partial"
+MIN_OVERLAP = 0.5  # of the shorter passage
+
+
+# ------------------------------------------------------------------ statistics
+
+
+def prf(tp: int, fp: int, fn: int) -> dict:
+    """Precision/recall/F1 block; a ratio with a zero denominator is None (undefined)."""
+    return {
+        "precision": tp / (tp + fp) if tp + fp else None,
+        "recall": tp / (tp + fn) if tp + fn else None,
+        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+    }
+
+
+def cohen_kappa(gold: Sequence, pred: Sequence) -> float | None:
+    """Cohen's kappa, or None when undefined (no items, or chance agreement is 1)."""
+    if len(gold) != len(pred):
+        raise ValueError("kappa needs two ratings per item")
+    # Expected agreement is 1 exactly when both raters use one and the same value;
+    # sklearn would return nan with a warning there.
+    if not gold or len(set(gold) | set(pred)) < 2:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = float(cohen_kappa_score(list(gold), list(pred)))
+    return None if math.isnan(value) else value
+
+
+def krippendorff_alpha(gold: Sequence, pred: Sequence) -> float | None:
+    """Nominal Krippendorff's alpha for two coders; None with fewer than two values."""
+    if not gold or len(set(gold) | set(pred)) < 2:
+        return None  # the package raises on a one-value domain
+    data = [list(gold), list(pred)]
+    value = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
+    return None if math.isnan(value) else value
+
+
+# --------------------------------------------------------------------- pairing
+
+
+@dataclass
+class Pairing:
+    paired: list[tuple[Coding, Coding]]
+    gold_only: list[str]
+    pred_only: list[str]
+
+
+def pair_codings(gold: Sequence[Coding], pred: Sequence[Coding]) -> Pairing:
+    """Pair by ad_id, sorted by id; a duplicate id on one side is an error."""
+    sides = []
+    for name, codings in (("gold", gold), ("pred", pred)):
+        by_id = {c.ad_id: c for c in codings}
+        if len(by_id) != len(codings):
+            dupes = sorted(i for i, n in Counter(c.ad_id for c in codings).items() if n > 1)
+            raise ValueError(f"{name}: ad id {dupes[0]!r} appears more than once")
+        sides.append(by_id)
+    g, p = sides
+    return Pairing(
+        paired=[(g[i], p[i]) for i in sorted(g.keys() & p.keys())],
+        gold_only=sorted(g.keys() - p.keys()),
+        pred_only=sorted(p.keys() - g.keys()),
+    )
+
+
+# --------------------------------------------------------------------- profile
+
+
+def profile_agreement(pairs: Sequence[tuple[Coding, Coding]], labels: Sequence[str]) -> dict:
+    """Accuracy, kappa and confusion (gold rows x predicted columns) where both have one."""
+    both = [(g.profile, p.profile) for g, p in pairs if g.profile and p.profile]
+    seen = {x for pair in both for x in pair}
+    # Labels outside the codebook still get a row/column rather than vanishing.
+    labels = list(labels) + sorted(seen - set(labels))
+    index = {name: i for i, name in enumerate(labels)}
+    matrix = [[0] * len(labels) for _ in labels]
+    for g, p in both:
+        matrix[index[g]][index[p]] += 1
+    gold, pred = [g for g, _ in both], [p for _, p in both]
+    return {
+        "n": len(both),
+        "accuracy": sum(g == p for g, p in both) / len(both) if both else None,
+        "kappa": cohen_kappa(gold, pred),
+        "confusion": {"labels": labels, "matrix": matrix},
+    }
+
+
+# ---------------------------------------------------------------------- quotes
+
+
+@dataclass
+class AdMatch:
+    """One ad's quotes: matched (gold, pred) pairs, missed gold ones, extra predicted ones."""
+
+    matched: list[tuple[Quote, Quote]] = field(default_factory=list)
+    missed: list[Quote] = field(default_factory=list)
+    extra: list[Quote] = field(default_factory=list)
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", fold_quote(text))
+
+
+def _common_run(a: list[str], b: list[str]) -> int:
+    """Length of the longest run of tokens the two share (an overlap is contiguous)."""
+    return SequenceMatcher(None, a, b, autojunk=False).find_longest_match().size
+
+
+class _Passages:
+    """Per-ad cache of folded text, tokens and spans, computed once per distinct quote."""
+
+    def __init__(self, ad_text: str | None):
+        self.ad_text = ad_text
+        self.folded_ad = fold(ad_text) if ad_text is not None else None
+        self._spans: dict[str, tuple[int, int] | None] = {}
+
+    def span(self, text: str) -> tuple[int, int] | None:
+        if self.ad_text is None:
+            return None
+        if text not in self._spans:
+            self._spans[text] = locate(text, self.ad_text, self.folded_ad)[0]
+        return self._spans[text]
+
+    def overlap(self, a: str, b: str) -> float | None:
+        """Overlap as a fraction of the shorter passage, None below MIN_OVERLAP."""
+        if fold_quote(a) == fold_quote(b):
+            return 1.0
+        sa, sb = self.span(a), self.span(b)
+        if sa and sb:
+            common = min(sa[1], sb[1]) - max(sa[0], sb[0])
+            shorter = min(sa[1] - sa[0], sb[1] - sb[0])
+        else:
+            ta, tb = _tokens(a), _tokens(b)
+            common, shorter = _common_run(ta, tb), min(len(ta), len(tb))
+        if common <= 0 or shorter <= 0 or common < MIN_OVERLAP * shorter:
+            return None
+        return common / shorter
+
+
+def _assign(scores: list[list[float | None]]) -> list[tuple[int, int]]:
+    """Maximum one-to-one matching: most matches first, then most total overlap."""
+    if not scores or not scores[0]:
+        return []
+    k = min(len(scores), len(scores[0]))
+    # Each match is worth 1 plus less than 1/k of overlap, so one more match always
+    # outweighs any gain in overlap.
+    weights = [[0.0 if s is None else 1.0 + s / (k + 1) for s in row] for row in scores]
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if weights[r][c] > 0]
+
+
+def _match_category(gold: list[Quote], pred: list[Quote], mode: str, cache: _Passages):
+    if mode == "strict":
+        score = lambda a, b: 1.0 if fold_quote(a) == fold_quote(b) else None  # noqa: E731
+    else:
+        score = cache.overlap
+    pairs = _assign([[score(g.text, p.text) for p in pred] for g in gold])
+    used_g, used_p = {i for i, _ in pairs}, {j for _, j in pairs}
+    return (
+        [(gold[i], pred[j]) for i, j in sorted(pairs)],
+        [q for i, q in enumerate(gold) if i not in used_g],
+        [q for j, q in enumerate(pred) if j not in used_p],
+    )
+
+
+def match_ad(gold: Coding, pred: Coding, ad_text: str | None = None, mode: str = REVIEW_MODE):
+    """One ad's quote matching, category by category; use mode="partial" for review."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    cache = _Passages(ad_text)
+    by_cat: dict[str, tuple[list[Quote], list[Quote]]] = defaultdict(lambda: ([], []))
+    for q in gold.quotes:
+        by_cat[q.category][0].append(q)
+    for q in pred.quotes:
+        by_cat[q.category][1].append(q)
+    result = AdMatch()
+    for g, p in by_cat.values():
+        matched, missed, extra = _match_category(g, p, mode, cache)
+        result.matched += matched
+        result.missed += missed
+        result.extra += extra
+    return result
+
+
+def _category_counts(match: AdMatch) -> dict[str, Counter]:
+    counts: dict[str, Counter] = defaultdict(Counter)
+    for g, _ in match.matched:
+        counts[g.category]["tp"] += 1
+    for q in match.missed:
+        counts[q.category]["fn"] += 1
+    for q in match.extra:
+        counts[q.category]["fp"] += 1
+    return counts
+
+
+def _block(c: Counter) -> dict:
+    return prf(c["tp"], c["fp"], c["fn"])
+
+
+def quote_scores(matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
+    """Micro P/R/F1 overall, per quote part and per quote category, for each mode."""
+    by_cat = {m: defaultdict(Counter) for m in MODES}
+    for mode in MODES:
+        for match in matches[mode]:
+            for cat, c in _category_counts(match).items():
+                by_cat[mode][cat].update(c)
+    out: dict = {m: _block(sum(by_cat[m].values(), Counter())) for m in MODES}
+    out |= {"per_part": {}, "per_category": {}}
+    for part in (p for p in book.parts if p.kind == "quotes"):
+        ids = [c.id for c in part.all_categories()]
+        entry = {"title": part.title}
+        for mode in MODES:
+            entry[mode] = _block(sum((by_cat[mode][i] for i in ids), Counter()))
+        out["per_part"][part.id] = entry
+        for cat in part.all_categories():
+            entry = {"name": cat.name, "part": part.id}
+            out["per_category"][cat.id] = entry | {m: _block(by_cat[m][cat.id]) for m in MODES}
+    return out
+
+
+# -------------------------------------------------------------------- presence
+
+
+def _coded(coding: Coding) -> set[str]:
+    return {q.category for q in coding.quotes} | {t.category for t in coding.tools}
+
+
+def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -> dict:
+    """Per category kappa on "coded at least once"; macro mean; alpha over all cells."""
+    coded = [(_coded(g), _coded(p)) for g, p in pairs]
+    per_category, all_gold, all_pred = {}, [], []
+    for cat_id, cat in book.categories.items():
+        gold = [int(cat_id in g) for g, _ in coded]
+        pred = [int(cat_id in p) for _, p in coded]
+        all_gold += gold
+        all_pred += pred
+        per_category[cat_id] = {
+            "name": cat.name,
+            "n": len(gold),
+            "gold": sum(gold),
+            "pred": sum(pred),
+            "agreement": sum(a == b for a, b in zip(gold, pred, strict=True)) / len(gold)
+            if gold
+            else None,
+            "kappa": cohen_kappa(gold, pred),
+        }
+    defined = [v["kappa"] for v in per_category.values() if v["kappa"] is not None]
+    return {
+        "per_category": per_category,
+        "macro_kappa": sum(defined) / len(defined) if defined else None,
+        "alpha": krippendorff_alpha(all_gold, all_pred),
+    }
+
+
+# ----------------------------------------------------------------------- tools
+
+
+def tool_key(name: str) -> str:
+    """A tool name folded for matching: case, punctuation and a parenthetical dropped.
+
+    `+` and `#` stay because they tell languages apart (C, C++, C#).
+    """
+    bare = re.sub(r"\([^)]*\)", " ", name)
+    folded = fold(bare)[0]
+    key = "".join(ch for ch in folded if ch.isalnum() or ch in "+#")
+    return key or folded.strip()
+
+
+def _tool_pair(tool: Tool) -> tuple[str, str]:
+    return tool_key(tool.name), tool.category
+
+
+def _tool_sets(coding: Coding) -> tuple[set[str], set[tuple[str, str]]]:
+    return {tool_key(t.name) for t in coding.tools}, {_tool_pair(t) for t in coding.tools}
+
+
+def tool_scores(pairs: Sequence[tuple[Coding, Coding]]) -> dict:
+    """Micro P/R/F1 over per-ad sets of tool names, and of (name, category)."""
+    counts = {"name": Counter(), "name_and_category": Counter()}
+    for g, p in pairs:
+        for level, gs, ps in zip(counts, _tool_sets(g), _tool_sets(p), strict=True):
+            counts[level].update(tp=len(gs & ps), fp=len(ps - gs), fn=len(gs - ps))
+    return {level: _block(c) for level, c in counts.items()}
+
+
+# ---------------------------------------------------------------------- report
+
+
+def _per_ad(gold: Coding, pred: Coding, match: AdMatch) -> dict:
+    g_keys, p_keys = _tool_sets(gold)[1], _tool_sets(pred)[1]
+    quote = lambda q: {"category": q.category, "text": q.text}  # noqa: E731
+    tool = lambda t: {"category": t.category, "name": t.name}  # noqa: E731
+    return {
+        "ad_id": gold.ad_id,
+        "profile": {"gold": gold.profile, "pred": pred.profile},
+        "missed": [quote(q) for q in match.missed],
+        "spurious": [quote(q) for q in match.extra],
+        "missed_tools": [tool(t) for t in gold.tools if _tool_pair(t) not in p_keys],
+        "spurious_tools": [tool(t) for t in pred.tools if _tool_pair(t) not in g_keys],
+    }
+
+
+def evaluate(
+    gold: Sequence[Coding],
+    pred: Sequence[Coding],
+    book: Codebook,
+    ad_texts: Mapping[str, str] | None = None,
+) -> dict:
+    """The full agreement report (the `--json` structure) of `pred` against `gold`."""
+    pairing = pair_codings(gold, pred)
+    pairs = pairing.paired
+    texts = ad_texts or {}
+    matches = {
+        mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES
+    }
+    return {
+        "ads": {
+            "paired": [g.ad_id for g, _ in pairs],
+            "gold_only": pairing.gold_only,
+            "pred_only": pairing.pred_only,
+        },
+        "profile": profile_agreement(pairs, book.profile_names),
+        "quotes": quote_scores(matches, book),
+        "presence": presence_agreement(pairs, book),
+        "tools": tool_scores(pairs),
+        "per_ad": [
+            _per_ad(g, p, m) for (g, p), m in zip(pairs, matches[REVIEW_MODE], strict=True)
+        ],
+    }
+
+
+def gate_failures(report: dict, min_kappa: float) -> list[str]:
+    """Why the report fails `--min-kappa`; an undefined kappa fails, as it proves nothing."""
+    failures = []
+    for label, value in (
+        ("profile kappa", report["profile"]["kappa"]),
+        ("presence macro kappa", report["presence"]["macro_kappa"]),
+    ):
+        if value is None:
+            failures.append(f"{label} is undefined, so it cannot reach {min_kappa}")
+        elif value < min_kappa:
+            failures.append(f"{label} {value:.3f} is below {min_kappa}")
+    return failures

@@ -1,0 +1,290 @@
+"""The edges of `autocode eval`: load gold/predicted codings and ad texts, render the report.
+
+The terminal tables and the Markdown report are drawn from the same list of
+sections, so the two never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline.codebook import Codebook
+from pipeline.errors import InputError
+from pipeline.goldmd import read_coding_file
+from pipeline.record import Coding
+
+# ----------------------------------------------------------------------- load
+
+
+def load_markdown_dir(folder: Path, book: Codebook) -> list[Coding]:
+    """Every *.md coding in `folder`; all unreadable files are reported together."""
+    files = sorted(Path(folder).glob("*.md"))
+    if not files:
+        raise InputError(f"{folder}: no *.md codings in this folder")
+    codings, problems = [], []
+    for path in files:
+        try:
+            codings.append(read_coding_file(path, book))
+        except InputError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InputError("\n".join(problems))
+    return codings
+
+
+def _check_codes(coding: Coding, book: Codebook) -> str | None:
+    """What in a JSON record the codebook does not allow, or None."""
+    if coding.profile and coding.profile not in book.profile_names:
+        return f"profile {coding.profile!r} is not in the codebook"
+    for kind, entries in (("quotes", coding.quotes), ("tools", coding.tools)):
+        for entry in entries:
+            part = book.part_of.get(entry.category)
+            if part is None:
+                return f"category {entry.category!r} is not in the codebook"
+            if part.kind != kind:
+                return f"category {entry.category} takes {part.kind}, not {kind}"
+    return None
+
+
+def _jsonl_record(line: str, where: str, book: Codebook) -> Coding:
+    try:
+        coding = Coding.model_validate_json(line)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "(record)"
+        raise InputError(f"{where}: {field}: {err['msg']}") from None
+    problem = _check_codes(coding, book)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+    return coding
+
+
+def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
+    """Coding records, one JSON object a line; a bad line is an error naming file and line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    codings: list[Coding] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        coding = _jsonl_record(line, where, book)
+        if coding.ad_id in seen:
+            first = seen[coding.ad_id]
+            raise InputError(f"{where}: ad {coding.ad_id!r} again (first on line {first})")
+        seen[coding.ad_id] = lineno
+        codings.append(coding)
+    return codings
+
+
+def load_predictions(path: Path, book: Codebook) -> list[Coding]:
+    """A folder of *.md codings, or a codings.jsonl file."""
+    path = Path(path)
+    return load_markdown_dir(path, book) if path.is_dir() else load_jsonl(path, book)
+
+
+def load_ad_texts(folder: Path, ad_ids: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Texts of <id>.txt for the given ids, and the ids that have none."""
+    texts, missing = {}, []
+    for ad_id in ad_ids:
+        path = Path(folder) / f"{ad_id}.txt"
+        try:
+            texts[ad_id] = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            missing.append(ad_id)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read ad text: {exc}") from None
+    return texts, missing
+
+
+def load_and_evaluate(gold: Path, pred: Path, ads: Path | None, book: Codebook, warn) -> dict:
+    """Read gold, predictions and ad texts, and score them; `warn` gets each missing ad text."""
+    from pipeline.evaluate import evaluate
+
+    gold_codings = load_markdown_dir(gold, book)
+    pred_codings = load_predictions(pred, book)
+    texts = None
+    if ads:
+        texts, missing = load_ad_texts(ads, [c.ad_id for c in gold_codings])
+        for ad_id in missing:
+            warn(f"no ad text at {Path(ads) / (ad_id + '.txt')}; "
+                 f"partial matching for {ad_id} uses word tokens")
+    return evaluate(gold_codings, pred_codings, book, texts)
+
+
+# --------------------------------------------------------------------- render
+
+
+def fmt(value) -> str:
+    if value is None:
+        return "undefined"
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def _prf_row(label: str, block: dict) -> list[str]:
+    keys = ("precision", "recall", "f1", "tp", "fp", "fn")
+    return [label, *(fmt(block[k]) for k in keys)]
+
+
+PRF_HEAD = ["", "precision", "recall", "F1", "TP", "FP", "FN"]
+
+
+def _headline(r: dict) -> tuple[str, list[str], list[list[str]]]:
+    prof, quotes, pres, tools = r["profile"], r["quotes"], r["presence"], r["tools"]
+    defined = sum(v["kappa"] is not None for v in pres["per_category"].values())
+    counts = " / ".join(str(len(r["ads"][k])) for k in ("paired", "gold_only", "pred_only"))
+    rows = [
+        ["ads paired / gold only / predicted only", counts],
+        [f"profile kappa (n={prof['n']})", fmt(prof["kappa"])],
+        ["profile accuracy", fmt(prof["accuracy"])],
+        ["quote F1 strict", fmt(quotes["strict"]["f1"])],
+        ["quote F1 partial", fmt(quotes["partial"]["f1"])],
+        [f"presence macro kappa ({defined} of {len(pres['per_category'])} defined)",
+         fmt(pres["macro_kappa"])],
+        ["presence Krippendorff alpha", fmt(pres["alpha"])],
+        ["tool F1 name", fmt(tools["name"]["f1"])],
+        ["tool F1 name + category", fmt(tools["name_and_category"]["f1"])],
+    ]
+    return "Headline", ["metric", "value"], rows
+
+
+def _ads_and_profile(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    ads = r["ads"]
+    unpaired = [[i, "gold only"] for i in ads["gold_only"]]
+    unpaired += [[i, "predicted only"] for i in ads["pred_only"]]
+    profiles = [a["profile"] for a in r["per_ad"]]
+    no_gold = sum(p["gold"] is None for p in profiles)
+    no_pred = sum(p["gold"] is not None and p["pred"] is None for p in profiles)
+    conf = r["profile"]["confusion"]
+    used = [i for i, _ in enumerate(conf["labels"])
+            if any(conf["matrix"][i]) or any(row[i] for row in conf["matrix"])]
+    # Columns carry the row numbers only: full profile names would not fit a terminal.
+    matrix = [[f"{n}. {conf['labels'][i]}", *(str(conf["matrix"][i][j]) for j in used)]
+              for n, i in enumerate(used, start=1)]
+    sections = [("Unpaired ads (not scored)", ["ad", "side"], unpaired)] if unpaired else []
+    sections.append(("Profile", ["", "value"], [
+        ["paired ads with both profiles (n)", str(r["profile"]["n"])],
+        ["paired ads whose gold has no profile", str(no_gold)],
+        ["paired ads with gold but no predicted profile", str(no_pred)],
+        ["accuracy", fmt(r["profile"]["accuracy"])],
+        ["Cohen's kappa", fmt(r["profile"]["kappa"])],
+    ]))
+    if used:
+        head = ["gold \\ predicted", *(str(n) for n in range(1, len(used) + 1))]
+        sections.append(("Profile confusion (profiles that occur)", head, matrix))
+    return sections
+
+
+def _quotes(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    q = r["quotes"]
+    sections = []
+    for mode in ("strict", "partial"):
+        rows = [_prf_row("all quotes", q[mode])]
+        rows += [_prf_row(f"{pid}. {v['title']}", v[mode]) for pid, v in q["per_part"].items()]
+        rows += [_prf_row(f"{cid} {v['name']}", v[mode]) for cid, v in q["per_category"].items()]
+        sections.append((f"Quotes, {mode} matching", PRF_HEAD, rows))
+    return sections
+
+
+def _presence_and_tools(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    pres = r["presence"]
+    rows = [
+        [f"{cid} {v['name']}", str(v["gold"]), str(v["pred"]), fmt(v["agreement"]), fmt(v["kappa"])]
+        for cid, v in pres["per_category"].items()
+    ]
+    rows.append(["macro mean kappa (defined only)", "", "", "", fmt(pres["macro_kappa"])])
+    rows.append(["Krippendorff alpha (all cells)", "", "", "", fmt(pres["alpha"])])
+    tools = [_prf_row("names", r["tools"]["name"]),
+             _prf_row("name + category", r["tools"]["name_and_category"])]
+    return [
+        ("Category presence (ads coded)", ["category", "gold", "pred", "agreement", "kappa"], rows),
+        ("Tools", PRF_HEAD, tools),
+    ]
+
+
+def _profile_pair(profile: dict) -> str:
+    gold, pred = fmt(profile["gold"]), fmt(profile["pred"])
+    return gold if gold == pred else f"{gold} -> {pred}"
+
+
+def _per_ad_summary(r: dict) -> tuple[str, list[str], list[list[str]]]:
+    rows = [
+        [a["ad_id"], _profile_pair(a["profile"]),
+         *(str(len(a[k])) for k in ("missed", "spurious", "missed_tools", "spurious_tools"))]
+        for a in r["per_ad"]
+    ]
+    head = ["ad", "profile (gold -> predicted)", "missed quotes", "spurious quotes",
+            "missed tools", "spurious tools"]
+    return "Per ad (partial matching; the quotes are in --markdown and --json)", head, rows
+
+
+def sections(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of every table, headline first."""
+    return [
+        _headline(report),
+        *_ads_and_profile(report),
+        *_quotes(report),
+        *_presence_and_tools(report),
+        _per_ad_summary(report),
+    ]
+
+
+def _is_number(cell: str) -> bool:
+    return cell in ("", "undefined") or re.fullmatch(r"-?[\d.]+( / \d+)*", cell) is not None
+
+
+def print_report(report: dict, console) -> None:
+    """Rich tables on the terminal."""
+    from rich.table import Table
+
+    for title, head, rows in sections(report):
+        table = Table(title=title, title_justify="left")
+        for i, name in enumerate(head):
+            numeric = all(_is_number(row[i]) for row in rows)
+            table.add_column(name, justify="right" if numeric else "left", no_wrap=i == 0)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _md_ad_detail(ad: dict) -> list[str]:
+    gold, pred = fmt(ad["profile"]["gold"]), fmt(ad["profile"]["pred"])
+    lines = [f"### {ad['ad_id']}", "", f"Profile: gold `{gold}`, predicted `{pred}`", ""]
+    for key, label in (("missed", "Missed gold quotes"), ("spurious", "Spurious predicted quotes")):
+        lines += [f"{label}:", ""] + [f'- {q["category"]}: "{q["text"]}"' for q in ad[key]]
+        lines += ["- none"] if not ad[key] else []
+        lines.append("")
+    for key, label in (("missed_tools", "Missed tools"), ("spurious_tools", "Spurious tools")):
+        if ad[key]:
+            names = ", ".join(f"`{t['name']}` ({t['category']})" for t in ad[key])
+            lines += [f"{label}: {names}", ""]
+    return lines
+
+
+def markdown_report(report: dict) -> str:
+    """The same tables as Markdown, then every ad's missed and spurious quotes."""
+    lines = ["# Agreement report", ""]
+    for title, head, rows in sections(report):
+        lines += [f"## {title}", "", "| " + " | ".join(_md_cell(h) for h in head) + " |",
+                  "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        lines.append("")
+    lines += ["## Disagreements per ad (partial matching)", ""]
+    for ad in report["per_ad"]:
+        lines += _md_ad_detail(ad)
+    return "\n".join(lines)
+
+
+def write_json(report: dict, path: Path) -> None:
+    Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
