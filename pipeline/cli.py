@@ -190,11 +190,12 @@ def eval_cmd(
     report = load_and_evaluate(
         gold, pred, ads, book, warn=lambda msg: click.echo(f"autocode: {msg}", err=True)
     )
-    print_report(report, Console())
+    # Files first: a closed stdout (e.g. piped into head) must not cost the report.
     if json_path:
         write_json(report, json_path)
     if markdown_path:
         markdown_path.write_text(markdown_report(report), encoding="utf-8")
+    print_report(report, Console())
     failures = gate_failures(report, min_kappa) if min_kappa is not None else []
     for failure in failures:
         click.echo(f"autocode: --min-kappa: {failure}", err=True)

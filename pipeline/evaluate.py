@@ -327,17 +327,21 @@ def tool_scores(pairs: Sequence[tuple[Coding, Coding]]) -> dict:
 # ---------------------------------------------------------------------- report
 
 
-def _per_ad(gold: Coding, pred: Coding, match: AdMatch) -> dict:
+def _per_ad(gold: Coding, pred: Coding, match: AdMatch, order: dict[str, int]) -> dict:
     g_keys, p_keys = _tool_sets(gold)[1], _tool_sets(pred)[1]
-    quote = lambda q: {"category": q.category, "text": q.text}  # noqa: E731
-    tool = lambda t: {"category": t.category, "name": t.name}  # noqa: E731
+
+    def listed(entries, field: str) -> list[dict]:
+        # Codebook order, so a Markdown and a JSONL copy of the same drafts list alike.
+        entries = sorted(entries, key=lambda e: order.get(e.category, len(order)))
+        return [{"category": e.category, field: getattr(e, field)} for e in entries]
+
     return {
         "ad_id": gold.ad_id,
         "profile": {"gold": gold.profile, "pred": pred.profile},
-        "missed": [quote(q) for q in match.missed],
-        "spurious": [quote(q) for q in match.extra],
-        "missed_tools": [tool(t) for t in gold.tools if _tool_pair(t) not in p_keys],
-        "spurious_tools": [tool(t) for t in pred.tools if _tool_pair(t) not in g_keys],
+        "missed": listed(match.missed, "text"),
+        "spurious": listed(match.extra, "text"),
+        "missed_tools": listed([t for t in gold.tools if _tool_pair(t) not in p_keys], "name"),
+        "spurious_tools": listed([t for t in pred.tools if _tool_pair(t) not in g_keys], "name"),
     }
 
 
@@ -354,6 +358,7 @@ def evaluate(
     matches = {
         mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES
     }
+    order = {cat_id: i for i, cat_id in enumerate(book.categories)}
     return {
         "ads": {
             "paired": [g.ad_id for g, _ in pairs],
@@ -365,7 +370,7 @@ def evaluate(
         "presence": presence_agreement(pairs, book),
         "tools": tool_scores(pairs),
         "per_ad": [
-            _per_ad(g, p, m) for (g, p), m in zip(pairs, matches[REVIEW_MODE], strict=True)
+            _per_ad(g, p, m, order) for (g, p), m in zip(pairs, matches[REVIEW_MODE], strict=True)
         ],
     }
 

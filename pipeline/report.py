@@ -112,7 +112,9 @@ def load_and_evaluate(gold: Path, pred: Path, ads: Path | None, book: Codebook, 
     pred_codings = load_predictions(pred, book)
     texts = None
     if ads:
-        texts, missing = load_ad_texts(ads, [c.ad_id for c in gold_codings])
+        # Only paired ads are scored, so only their texts matter (and their absence).
+        paired = sorted({c.ad_id for c in gold_codings} & {c.ad_id for c in pred_codings})
+        texts, missing = load_ad_texts(ads, paired)
         for ad_id in missing:
             warn(f"no ad text at {Path(ads) / (ad_id + '.txt')}; "
                  f"partial matching for {ad_id} uses word tokens")

@@ -74,11 +74,17 @@ def test_cli_min_kappa_gates(pred_dir, kappa, code):
     assert ("profile kappa" in result.stderr) == bool(code)
 
 
-def test_cli_reads_codings_jsonl(tmp_path):
+def test_cli_reads_codings_jsonl_like_the_markdown(pred_dir, tmp_path):
     path = tmp_path / "codings.jsonl"
-    path.write_text("".join(c.model_dump_json() + "\n" for c in load_dir(REPO / "gold")))
-    result = run("--pred", str(path), "--min-kappa", "1")
-    assert result.exit_code == 0, result.output
+    records = [read_coding_file(p, BOOK) for p in sorted(pred_dir.glob("*.md"), reverse=True)]
+    path.write_text("".join(c.model_dump_json() + "\n" for c in records) + "\n")
+    reports = []
+    for pred in (pred_dir, path):
+        out = tmp_path / f"{pred.name}.json"
+        result = run("--pred", str(pred), "--ads", str(REPO / "raw"), "--json", str(out))
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(out.read_text()))
+    assert reports[0] == reports[1]
 
 
 @pytest.mark.parametrize(
