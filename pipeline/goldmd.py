@@ -177,8 +177,9 @@ class _Parser:
 
     def entry(self, lineno: int, content: str) -> None:
         is_quote = content[0] in '"“'
-        split = split_quote(content.replace("“", '"', 1)) if is_quote else split_tool(content)
-        if split is None:
+        # only an opening typographic mark is normalised; one inside the text is content
+        split = split_quote('"' + content[1:]) if is_quote else split_tool(content)
+        if split is None or not split[0].strip():
             self.problem(lineno, f"cannot read this entry: {content!r}")
             return
         if self.category is None:
@@ -197,10 +198,14 @@ class _Parser:
     def line(self, lineno: int, line: str, in_body: bool) -> None:
         stripped = line.strip()
         bullet = BULLET.match(line)
-        if not stripped or re.fullmatch(r"-{3,}|\*{3,}", stripped) or stripped.startswith("###"):
+        if not stripped or re.fullmatch(r"-{3,}|\*{3,}", stripped):
             return
-        if stripped.startswith(("*(", "_(")) or re.fullmatch(r"([*_]).+\1", stripped):
-            return  # an italic remark under a heading
+        if stripped.startswith("###"):
+            self.category = None  # entries under a new heading need their own category label
+            return
+        italic = stripped.startswith(("*(", "_(")) or re.fullmatch(r"([*_]).+\1", stripped)
+        if italic and not bullet:
+            return  # an italic remark under a heading (a `* ` bullet is not one)
         if bullet:
             content = bullet["content"].strip()
             label = LABEL.match(content)

@@ -5,7 +5,9 @@ Statuses, tried in order:
 - `normalized`: it occurs once case, whitespace runs, typographic quotes and dashes,
   leading/trailing `...`/`…` and surrounding punctuation are folded.
 - `fuzzy`: rapidfuzz's best partial alignment scores at least FUZZY_THRESHOLD (0-100) and
-  the folded quote has at least FUZZY_MIN_CHARS characters; the span is that alignment.
+  the folded quote has at least FUZZY_MIN_CHARS characters; the span is that alignment, its
+  edges moved by up to 3 characters where that matches better, and the quote as a whole
+  must score FUZZY_THRESHOLD against it.
 - `not_found`: none of the above; the span is None.
 """
 
@@ -64,8 +66,23 @@ def locate(quote: str, ad_text: str, folded_ad: tuple[str, list[int]] | None = N
     if len(needle) >= FUZZY_MIN_CHARS:
         hit = fuzz.partial_ratio_alignment(needle, hay, score_cutoff=FUZZY_THRESHOLD)
         if hit is not None and hit.dest_end > hit.dest_start:
-            return (origin[hit.dest_start], origin[hit.dest_end - 1] + 1), "fuzzy"
+            start, end = _refine(needle, hay, hit.dest_start, hit.dest_end)
+            # the whole quote must match the span (not just the span a part of a longer quote)
+            if fuzz.ratio(needle, hay[start:end]) >= FUZZY_THRESHOLD:
+                return (origin[start], origin[end - 1] + 1), "fuzzy"
     return None, "not_found"
+
+
+def _refine(needle: str, hay: str, start: int, end: int, slack: int = 3) -> tuple[int, int]:
+    """Move the alignment's edges a few characters where the span then matches better:
+    an alignment as long as a quote with a letter missing cuts off the span's last letter."""
+    best = (fuzz.ratio(needle, hay[start:end]), start, end)
+    for s in range(max(0, start - slack), start + slack + 1):
+        for e in range(max(s + 1, end - slack), min(len(hay), end + slack) + 1):
+            score = fuzz.ratio(needle, hay[s:e])
+            if score > best[0]:
+                best = (score, s, e)
+    return best[1], best[2]
 
 
 def ground_quote(quote: Quote, ad_text: str, folded_ad=None) -> Quote:
