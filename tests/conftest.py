@@ -1,0 +1,43 @@
+"""Shared fixtures: the two codebooks and the shared job-ad data (skipped where absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.codebook import Codebook, load_codebook
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+LATER_CODEBOOK = FIXTURES / "codebook_later.yaml"
+# ../shared/data/jobads from the repository root: real ads and the study's pilot codings.
+SHARED_JOBADS = REPO.parent / "shared" / "data" / "jobads"
+
+
+def shared_dev_dir() -> Path | None:
+    """The shared dev folder (gold/ and raw/), or None when this checkout has no shared data."""
+    dev = SHARED_JOBADS / "dev"
+    if (dev / "gold").is_dir() and (dev / "raw").is_dir():
+        return dev
+    return None
+
+
+@pytest.fixture(scope="session")
+def codebook() -> Codebook:
+    """The project's default codebook (codebook.yaml)."""
+    return load_codebook()
+
+
+@pytest.fixture(scope="session")
+def later_codebook() -> Codebook:
+    """The later scheme of the study (TASKn/TECHn/SKILLn), to prove nothing is hard-coded."""
+    return load_codebook(LATER_CODEBOOK)
+
+
+@pytest.fixture(scope="session")
+def shared_jobads() -> Path:
+    """../shared/data/jobads, or skip: the real ads are not part of the repository."""
+    if shared_dev_dir() is None:
+        pytest.skip(f"shared job-ad data not found at {SHARED_JOBADS / 'dev'} (not in the repo)")
+    return SHARED_JOBADS
