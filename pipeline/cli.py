@@ -97,9 +97,11 @@ def parse_cmd(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | N
               help="Requests in flight (default: 1 embedded, 4 local server, 8 OpenAI).")
 @click.option("--limit", type=click.IntRange(0), help="Code at most N ads not yet coded.")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and codings already in OUT.")
-@click.option("--max-retries", type=click.IntRange(0, 10), default=2, show_default=True,
-              help="Re-asks when an answer fails validation (e.g. a quote not in the ad).")
-@click.option("--max-tokens", type=click.IntRange(64), default=2048, show_default=True)
+@click.option("--max-retries", type=click.IntRange(0, 10),
+              help="Re-asks when an answer fails validation, e.g. a quote not in the ad "
+                   "(default 2; 1 embedded).")
+@click.option("--max-tokens", type=click.IntRange(64),
+              help="Completion token limit (default 4096; 1024 embedded).")
 @click.option("--temperature", type=float, default=0.0, show_default=True)
 @click.option("--timeout", type=float, help="Seconds per request (default 120; 600 embedded).")
 @click.option("--examples", "n_examples", type=click.IntRange(0), default=0, show_default=True,

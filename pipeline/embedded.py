@@ -22,6 +22,7 @@ from pipeline.errors import InputError
 from pipeline.llm import Backend
 
 EMBEDDED_MODEL = "gemma-3-270m-q4_k_m"
+EMBEDDED_MAX_ITEMS = 10
 NOTICE = (
     "autocode: no OPENAI_BASE_URL or OPENAI_API_KEY set, so the embedded model ({name}) codes "
     "the ads.\n  It is a tiny model for trying the pipeline offline; its codings are poor. "
@@ -88,7 +89,9 @@ def embedded_server(n_ctx: int = 8192, threads: int | None = None, prefix_cache:
     try:
         url = f"http://127.0.0.1:{port}/v1"
         _wait_ready(url, proc, log, startup_timeout)
-        yield Backend("embedded", url, name, "sk-no-key", "json_schema")
+        yield Backend("embedded", url, name, "sk-no-key", "json_schema",
+                      schema_format="json_object", max_items=EMBEDDED_MAX_ITEMS,
+                      passage_quotes=True)
     finally:
         proc.terminate()
         try:

@@ -27,6 +27,12 @@ OPENAI_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 MODES = {"tools": instructor.Mode.TOOLS, "json_schema": instructor.Mode.JSON_SCHEMA,
          "json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON}
+# Per backend: requests in flight, seconds per request, re-asks, completion token limit.
+BACKEND_DEFAULTS = {
+    "embedded": {"concurrency": 1, "timeout": 600.0, "max_retries": 1, "max_tokens": 1024},
+    "openai-compatible": {"concurrency": 4, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
+    "openai": {"concurrency": 8, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
+}
 TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
 
@@ -50,6 +56,10 @@ class Backend:
     model: str
     api_key: str = field(repr=False)
     mode: str
+    # llama-cpp-python's server wants a JSON schema as {"type": "json_object", "schema": ...}
+    schema_format: str = "json_schema"
+    max_items: int | None = None  # cap on quotes/tools for small constrained-decoding models
+    passage_quotes: bool = False  # quote text constrained to the ad's own passages
 
     @property
     def host(self) -> str:
@@ -141,6 +151,19 @@ class DiskCache:
             atomic_write_text(self.path(key), json.dumps(value, ensure_ascii=False))
 
 
+def json_object_schema(create):
+    """Send instructor's json_schema response format in the json_object form."""
+
+    def adapted(**kwargs):
+        fmt = kwargs.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            kwargs = {**kwargs, "response_format": {"type": "json_object",
+                                                    "schema": fmt["json_schema"]["schema"]}}
+        return create(**kwargs)
+
+    return adapted
+
+
 def _usage_of(completion) -> dict:
     usage = getattr(completion, "usage", None)
     return {
@@ -161,6 +184,8 @@ class LLM:
             client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key,
                                    max_retries=0, timeout=timeout)
             create = client.chat.completions.create
+            if backend.schema_format == "json_object":
+                create = json_object_schema(create)
         self.raw_create = create
         self.cache = cache or DiskCache(None)
         self.max_retries = max_retries

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -18,9 +19,6 @@ from pipeline.grounding import fold, ground, locate
 from pipeline.record import Coding, Quote, Tool
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
-MAX_QUOTES = 40
-MAX_TOOLS = 30
-MAX_QUOTE_CHARS = 400
 
 
 @lru_cache(maxsize=4)
@@ -61,38 +59,62 @@ class CodingAnswer(BaseModel):
         return self
 
 
-_MODELS: dict[int, tuple[Codebook, type[CodingAnswer]]] = {}
+_MODELS: dict[tuple, tuple[Codebook, type[CodingAnswer]]] = {}
 
 
-def response_model(codebook: Codebook) -> type[CodingAnswer]:
-    """The response model: category ids and profiles are enums taken from the codebook."""
-    cached = _MODELS.get(id(codebook))
+def response_model(
+    codebook: Codebook, max_items: int | None = None, passages: tuple[str, ...] | None = None
+) -> type[CodingAnswer]:
+    """The response model: category ids and profiles are enums taken from the codebook.
+
+    For small models under constrained decoding, `max_items` caps the quote and tool
+    lists (so they stop repeating themselves) and `passages` makes the quote text an
+    enum of the ad's own passages (so every quote is verbatim by construction).
+    """
+    if passages:
+        return _build_response_model(codebook, max_items, passages)
+    key = (id(codebook), max_items)
+    cached = _MODELS.get(key)
     if cached is None or cached[0] is not codebook:
-        cached = _MODELS[id(codebook)] = (codebook, _build_response_model(codebook))
+        cached = _MODELS[key] = (codebook, _build_response_model(codebook, max_items, None))
     return cached[1]
 
 
-def _build_response_model(codebook: Codebook) -> type[CodingAnswer]:
+def ad_passages(text: str, limit: int = 80) -> tuple[str, ...]:
+    """The ad's lines split into sentences, bullets stripped: what a quote may be."""
+    found: list[str] = []
+    for line in text.splitlines():
+        for sentence in re.split(r"(?<=[.!?;])\s+", line.strip(" \t-*•")):
+            sentence = sentence.strip()
+            if len(sentence.split()) >= 3 and len(sentence) <= 300 and sentence not in found:
+                found.append(sentence)
+    return tuple(found[:limit])
+
+
+def _build_response_model(
+    codebook: Codebook, max_items: int | None, passages: tuple[str, ...] | None
+) -> type[CodingAnswer]:
     quote_ids = Literal[tuple(codebook.ids_of_kind("quotes"))]  # type: ignore[misc]
     tool_ids = Literal[tuple(codebook.ids_of_kind("tools"))]  # type: ignore[misc]
     profiles = Literal[tuple(codebook.profile_names)]  # type: ignore[misc]
     quote = create_model(
         "QuoteAnswer",
         category=(quote_ids, Field(description="Codebook category id")),
-        text=(str, Field(min_length=1, max_length=MAX_QUOTE_CHARS, description="Verbatim passage")),
+        text=(Literal[passages] if passages else str,  # type: ignore[valid-type]
+              Field(min_length=1, description="Verbatim passage")),
         translation=(str | None, Field(default=None, description="English translation if not English")),
     )
     tool = create_model(
         "ToolAnswer",
         category=(tool_ids, Field(description="Codebook category id")),
-        name=(str, Field(min_length=1, max_length=80, description="Tool name as the ad writes it")),
+        name=(str, Field(min_length=1, description="Tool name as the ad writes it")),
     )
     return create_model(
         "CodingAnswer",
         __base__=CodingAnswer,
-        quotes=(list[quote], Field(max_length=MAX_QUOTES)),
-        tools=(list[tool], Field(max_length=MAX_TOOLS)),
-        reasoning=(str, Field(max_length=1200, description="Why this profile, in 1-3 sentences")),
+        quotes=(list[quote], Field(max_length=max_items)),
+        tools=(list[tool], Field(max_length=max_items)),
+        reasoning=(str, Field(description="Why this profile, in 1-3 sentences")),
         profile=(profiles, Field(description="Exactly one profile from the codebook")),
     )
 
@@ -128,6 +150,12 @@ def prompt_hash(messages: list[dict]) -> str:
     return hashlib.sha256(static.encode("utf-8")).hexdigest()
 
 
+def _unique(items: list, key) -> list:
+    """One entry per (category, passage): a repeated entry adds nothing."""
+    seen: set = set()
+    return [x for x in items if not (key(x) in seen or seen.add(key(x)))]
+
+
 def to_coding(answer: BaseModel, ad: Ad) -> tuple[Coding, list[Quote]]:
     """The answer as a grounded coding, and the quotes dropped because they are not in the ad."""
     coding = Coding(
@@ -136,8 +164,10 @@ def to_coding(answer: BaseModel, ad: Ad) -> tuple[Coding, list[Quote]]:
         organisation=ad.organisation,
         profile=answer.profile,
         reasoning=answer.reasoning or None,
-        quotes=[Quote(category=q.category, text=q.text, note=q.translation) for q in answer.quotes],
-        tools=[Tool(category=t.category, name=t.name) for t in answer.tools],
+        quotes=_unique([Quote(category=q.category, text=q.text, note=q.translation)
+                        for q in answer.quotes], lambda q: (q.category, q.text)),
+        tools=_unique([Tool(category=t.category, name=t.name) for t in answer.tools],
+                      lambda t: (t.category, t.name.casefold())),
     )
     grounded = ground(coding, ad.text)
     kept = [q for q in grounded.quotes if q.grounding != "not_found"]

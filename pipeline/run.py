@@ -19,8 +19,8 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.goldmd import render
-from pipeline.llm import LLM, FatalLLMError, LLMFailure
-from pipeline.prompt import build_messages, prompt_hash, response_model, to_coding
+from pipeline.llm import BACKEND_DEFAULTS, LLM, FatalLLMError, LLMFailure
+from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
 from pipeline.record import Coding
 from pipeline.store import append_line, atomic_write_text, read_records, write_records
 
@@ -67,7 +67,8 @@ def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outco
     """Code one ad; every failure becomes a reason (FatalLLMError stops the run)."""
     sent = _prepared(ad, options.max_ad_chars)
     messages = build_messages(codebook, sent, options.examples)
-    model_cls = response_model(codebook)
+    passages = ad_passages(sent.text) if llm.backend.passage_quotes else None
+    model_cls = response_model(codebook, llm.backend.max_items, passages)
     try:
         exchange = llm.code(messages, model_cls, sent.text)
     except LLMFailure as exc:
@@ -297,12 +298,15 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
     with contextlib.ExitStack() as stack:
         if backend is None:
             backend = stack.enter_context(embedded_server())
-            stderr.print(NOTICE.format(name=backend.model), style="yellow", highlight=False)
-        defaults = {"embedded": (1, 600.0), "openai-compatible": (4, 120.0), "openai": (8, 120.0)}
-        options.concurrency = concurrency or defaults[backend.kind][0]
-        llm = LLM(backend, cache=DiskCache(cache_dir), max_retries=max_retries,
-                  temperature=temperature, max_tokens=max_tokens,
-                  timeout=timeout or defaults[backend.kind][1], refresh=refresh)
+            stderr.print(NOTICE.format(name=backend.model), style="yellow", highlight=False,
+                         soft_wrap=True)
+        given = {"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
+                 "max_tokens": max_tokens}
+        settings = {k: v if v is not None else BACKEND_DEFAULTS[backend.kind][k]
+                    for k, v in given.items()}
+        options.concurrency = settings.pop("concurrency")
+        llm = LLM(backend, cache=DiskCache(cache_dir), temperature=temperature, refresh=refresh,
+                  **settings)
         run = Run(batch.ads, book, llm, options, batch.problems)
         try:
             with run_progress(len(batch.ads)) as progress:
