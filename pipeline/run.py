@@ -63,23 +63,46 @@ def review_notes(record: dict) -> list[str]:
     return notes + [f"Warning: {w}" for w in record["warnings"]]
 
 
-def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outcome:
-    """Code one ad; every failure becomes a reason (FatalLLMError stops the run)."""
+@dataclass
+class Request:
+    """What is sent for one ad: the (possibly truncated) ad, messages and response model."""
+
+    ad: Ad
+    messages: list[dict]
+    model_cls: type
+
+
+def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Request:
+    """The one place a request is built, for the online path and for batch files alike."""
     sent = _prepared(ad, options.max_ad_chars)
     messages = build_messages(codebook, sent, options.examples)
     passages = ad_passages(sent.text) if llm.backend.passage_quotes else None
-    model_cls = response_model(codebook, llm.backend.max_items, passages)
+    return Request(sent, messages, response_model(codebook, llm.backend.max_items, passages))
+
+
+def record_from_answer(request: Request, answer: dict, codebook: Codebook, llm: LLM,
+                       usage: dict, attempts: int) -> dict:
+    """The coding record of a validated answer: grounded, with dropped quotes listed."""
+    coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad)
+    coding.provenance = provenance(codebook, llm, prompt_hash(request.messages))
+    record = coding.model_dump(mode="json")
+    record["ungrounded"] = [q.model_dump(mode="json", include={"category", "text", "note"})
+                            for q in dropped]
+    record["usage"] = usage
+    record["attempts"] = attempts
+    record["warnings"] = list(request.ad.warnings)
+    return record
+
+
+def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outcome:
+    """Code one ad online; every failure becomes a reason (FatalLLMError stops the run)."""
+    request = prepare(ad, codebook, llm, options)
     try:
-        exchange = llm.code(messages, model_cls, sent.text)
+        exchange = llm.code(request.messages, request.model_cls, request.ad.text)
     except LLMFailure as exc:
         return Outcome(ad, reason=str(exc))
-    coding, dropped = to_coding(model_cls.model_validate(exchange.answer), sent)
-    coding.provenance = provenance(codebook, llm, prompt_hash(messages))
-    record = coding.model_dump(mode="json")
-    record["ungrounded"] = [q.model_dump(mode="json", include={"category", "text", "note"}) for q in dropped]
-    record["usage"] = exchange.usage
-    record["attempts"] = exchange.attempts
-    record["warnings"] = list(sent.warnings)
+    record = record_from_answer(request, exchange.answer, codebook, llm, exchange.usage,
+                                exchange.attempts)
     return Outcome(ad, record=record, cached=exchange.cached)
 
 
@@ -101,8 +124,9 @@ class Run:
     """One invocation of `autocode code`; `progress` is told about every finished ad."""
 
     def __init__(self, ads: list[Ad], codebook: Codebook, llm: LLM, options: RunOptions,
-                 problems: list[str] = (), progress=None):
+                 problems: list[str] = (), progress=None, coder=code_one):
         self.ads, self.book, self.llm, self.opt = ads, codebook, llm, options
+        self.coder = coder  # (ad, codebook, llm, options) -> Outcome; batch ingest brings its own
         self.problems = list(problems)
         self.progress = progress
         self.out = Path(options.out)
@@ -114,8 +138,7 @@ class Run:
 
     def expected_provenance(self) -> dict:
         return {ad.id: provenance(self.book, self.llm, prompt_hash(
-            build_messages(self.book, _prepared(ad, self.opt.max_ad_chars), self.opt.examples)))
-            for ad in self.ads}
+            prepare(ad, self.book, self.llm, self.opt).messages)) for ad in self.ads}
 
     def plan(self) -> tuple[list[dict], list[Ad]]:
         self.out.mkdir(parents=True, exist_ok=True)
@@ -149,7 +172,7 @@ class Run:
         try:
             pending = set()
             for ad in todo:
-                future = pool.submit(code_one, ad, self.book, self.llm, self.opt)
+                future = pool.submit(self.coder, ad, self.book, self.llm, self.opt)
                 future.ad = ad
                 pending.add(future)
             while pending:
