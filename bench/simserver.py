@@ -37,9 +37,12 @@ def _enum(schema: dict, model: str) -> list[str]:
 
 
 def ad_text_of(body: dict) -> str:
-    content = body["messages"][-1]["content"]
-    match = re.search(r"<ad>\n?(.*?)\n?</ad>", content, re.S)
-    return match.group(1) if match else content
+    """The ad being coded: the last <ad> block (a re-ask appends messages after it)."""
+    for message in reversed(body["messages"]):
+        match = re.search(r"<ad>\n?(.*?)\n?</ad>", message.get("content") or "", re.S)
+        if match and message["role"] == "user":
+            return match.group(1)
+    return body["messages"][-1].get("content") or ""
 
 
 def simulated_answer(body: dict) -> dict:
