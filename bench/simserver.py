@@ -7,7 +7,11 @@ A script of faults can replace the next answers, one fault per request:
     with SimServer(latency=0.5) as server:            # server.url -> http://127.0.0.1:PORT/v1
         server.script = ["429", "ok", "ungrounded"]  # then "ok" for every later request
 
-Faults: ok, 429, 429-retry-after, 500, 503, 401, 400, timeout (no answer for a long time),
+A script can also belong to one ad: `server.by_text = {"ad-7": ["500", "ok"]}` gives every
+request whose ad message (id line and text) contains "ad-7" the next fault of that list,
+whatever the order in which concurrent requests arrive; other requests use `script`.
+
+Faults: ok, 429, 429-retry-after, 500, 503, 401, 400, timeout (no answer for `hang` seconds),
 drop (connection closed mid-body), malformed (content is not JSON), length (finish_reason
 "length"), bad-category, bad-profile, ungrounded (a quote not in the ad), empty-choices,
 refusal, echo-headers (a 400 whose body repeats the request headers).
@@ -28,12 +32,14 @@ def _schema_of(body: dict) -> tuple[dict, str | None]:
         function = body["tools"][0]["function"]
         return function["parameters"], function["name"]
     response_format = body.get("response_format") or {}
-    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get("schema")
+    schema = ((response_format.get("json_schema") or {}).get("schema")
+              or response_format.get("schema"))
     return schema or {}, None
 
 
 def _enum(schema: dict, model: str) -> list[str]:
-    return schema.get("$defs", {}).get(model, {}).get("properties", {}).get("category", {}).get("enum", [])
+    properties = schema.get("$defs", {}).get(model, {}).get("properties", {})
+    return properties.get("category", {}).get("enum", [])
 
 
 def ad_text_of(body: dict) -> str:
@@ -45,6 +51,15 @@ def ad_text_of(body: dict) -> str:
     return body["messages"][-1].get("content") or ""
 
 
+def ad_message_of(body: dict) -> str:
+    """The whole last user message that holds an <ad> block (id line and ad text)."""
+    for message in reversed(body.get("messages") or []):
+        content = message.get("content")
+        if message.get("role") == "user" and isinstance(content, str) and "<ad>" in content:
+            return content
+    return ""
+
+
 def simulated_answer(body: dict) -> dict:
     """A coding of the ad in the request: its lines as quotes, categories from the schema."""
     schema, _ = _schema_of(body)
@@ -54,10 +69,11 @@ def simulated_answer(body: dict) -> dict:
     lines = [ln.strip(" -*\t") for ln in ad_text_of(body).splitlines()]
     lines = [ln for ln in lines if 20 <= len(ln) <= 300][:8]
     digest = int(hashlib.sha256(ad_text_of(body).encode()).hexdigest(), 16)
-    quotes = [{"category": quote_ids[(digest + i) % len(quote_ids)], "text": ln, "translation": None}
-              for i, ln in enumerate(lines)]
+    quotes = [{"category": quote_ids[(digest + i) % len(quote_ids)], "text": ln,
+               "translation": None} for i, ln in enumerate(lines)]
     words = sorted({w for w in re.findall(r"\b[A-Z][A-Za-z+#]{1,15}\b", ad_text_of(body))})[:3]
-    tools = [{"category": tool_ids[(digest + i) % len(tool_ids)], "name": w} for i, w in enumerate(words)]
+    tools = [{"category": tool_ids[(digest + i) % len(tool_ids)], "name": w}
+             for i, w in enumerate(words)]
     return {"quotes": quotes, "tools": tools, "reasoning": "Simulated coding.",
             "profile": profiles[digest % len(profiles)]}
 
@@ -119,14 +135,16 @@ class _Handler(BaseHTTPRequestHandler):
         self.respond(fault, body)
 
     def respond(self, fault: str, body: dict) -> None:
-        errors = {"429": 429, "429-retry-after": 429, "500": 500, "503": 503, "401": 401, "400": 400}
+        errors = {"429": 429, "429-retry-after": 429, "500": 500, "503": 503, "401": 401,
+                  "400": 400}
         if fault in errors:
             headers = {"Retry-After": "0.05"} if fault == "429-retry-after" else {}
             message = {"429": "Rate limit reached", "401": "Incorrect API key provided"}
             error = {"message": message.get(fault[:3], f"simulated {fault}"), "type": "sim"}
             return self._send(errors[fault], {"error": error}, headers)
         if fault == "echo-headers":
-            return self._send(400, {"error": {"message": f"bad request; headers were {dict(self.headers)}"}})
+            message = f"bad request; headers were {dict(self.headers)}"
+            return self._send(400, {"error": {"message": message}})
         if fault == "timeout":
             time.sleep(self.server.sim.hang)
             return None
@@ -158,9 +176,11 @@ class SimServer:
         daemon_threads = True
         sim: SimServer
 
-    def __init__(self, latency: float = 0.0, script: list[str] | None = None, hang: float = 30.0):
+    def __init__(self, latency: float = 0.0, script: list[str] | None = None, hang: float = 30.0,
+                 by_text: dict[str, list[str]] | None = None):
         self.latency = latency
         self.script = list(script or [])
+        self.by_text = {key: list(faults) for key, faults in (by_text or {}).items()}
         self.hang = hang
         self.requests: list[dict] = []
         self.headers: list[dict] = []
@@ -170,6 +190,10 @@ class SimServer:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            message = ad_message_of(body)
+            own = next((faults for key, faults in self.by_text.items() if key in message), None)
+            if own is not None:
+                return own.pop(0) if own else "ok"
             return self.script.pop(0) if self.script else "ok"
 
     @property
@@ -189,11 +213,15 @@ class SimServer:
 
 
 def main() -> None:
-    """Run the simulated server in the foreground: python -m bench.simserver [PORT] [LATENCY]."""
+    """Run the simulated server in the foreground.
+
+    python -m bench.simserver [PORT] [LATENCY] [FAULT ...]: the faults answer the first
+    requests in order (e.g. `429 500 ok ungrounded`), then every request is answered "ok".
+    """
     import sys
 
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399
-    sim = SimServer(latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.5)
+    sim = SimServer(latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.5, script=sys.argv[3:])
     sim.httpd = SimServer.HTTP(("127.0.0.1", port), _Handler)
     sim.httpd.sim = sim
     print(f"simulated OpenAI-compatible server on {sim.url}", flush=True)
