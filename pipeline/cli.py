@@ -203,3 +203,7 @@ def eval_cmd(
         click.echo(f"autocode: --min-kappa: {failure}", err=True)
     if failures:
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main(prog_name="autocode")
