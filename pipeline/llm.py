@@ -12,12 +12,14 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import instructor
 import openai
+from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
@@ -33,6 +35,7 @@ BACKEND_DEFAULTS = {
     "openai-compatible": {"concurrency": 4, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
     "openai": {"concurrency": 8, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
 }
+RETRY_AFTER_CAP = 120.0  # seconds; a longer Retry-After is cut to this
 TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
 
@@ -96,9 +99,9 @@ def retry_after_seconds(exc: BaseException) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         try:
-            from datetime import datetime, timezone
+            from datetime import datetime
 
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
         except (TypeError, ValueError):
             return None
 
@@ -114,11 +117,10 @@ class _Wait:
 
     def __init__(self, initial: float, cap: float):
         self.backoff = wait_exponential_jitter(initial=initial, max=cap)
-        self.cap = cap
 
     def __call__(self, state) -> float:
         after = retry_after_seconds(state.outcome.exception())
-        return min(after, self.cap) if after is not None else self.backoff(state)
+        return min(after, RETRY_AFTER_CAP) if after is not None else self.backoff(state)
 
 
 @dataclass
@@ -193,7 +195,7 @@ class LLM:
         self.refresh = refresh
         self.retrying = Retrying(retry=retry_if_exception(is_transient), reraise=True,
                                  stop=stop_after_attempt(transient_attempts),
-                                 wait=_Wait(backoff, cap=60.0 * backoff))
+                                 wait=_Wait(backoff, cap=30.0 * backoff))
 
     def request(self, messages: list[dict], model_cls: type[BaseModel]) -> dict:
         """The request exactly as instructor sends it on the first attempt (batch mode uses it)."""
@@ -248,7 +250,7 @@ class LLM:
 
     def _failure(self, exc: Exception, state: dict) -> Exception:
         cause = exc
-        while isinstance(cause, instructor.exceptions.InstructorRetryException) and cause.__cause__:
+        while isinstance(cause, InstructorRetryException) and cause.__cause__:
             cause = cause.__cause__
         secret = self.backend.api_key
         if isinstance(cause, openai.APIStatusError) and cause.status_code in FATAL_STATUS:
@@ -272,7 +274,7 @@ def describe_failure(exc: BaseException, attempts: int) -> str:
         return "timeout: no response from the server (gave up after retries)"
     if isinstance(exc, openai.APIConnectionError):
         return "connection error: the server dropped the connection (gave up after retries)"
-    if isinstance(exc, instructor.exceptions.IncompleteOutputException):
+    if isinstance(exc, IncompleteOutputException):
         return "answer cut off at the token limit (finish_reason=length); raise --max-tokens"
     if isinstance(exc, ValidationError | json.JSONDecodeError):
         first = str(exc).strip().splitlines()

@@ -156,7 +156,7 @@ def _unique(items: list, key) -> list:
     return [x for x in items if not (key(x) in seen or seen.add(key(x)))]
 
 
-def to_coding(answer: BaseModel, ad: Ad) -> tuple[Coding, list[Quote]]:
+def to_coding(answer: BaseModel, ad: Ad, codebook: Codebook) -> tuple[Coding, list[Quote]]:
     """The answer as a grounded coding, and the quotes dropped because they are not in the ad."""
     coding = Coding(
         ad_id=ad.id,
@@ -169,6 +169,9 @@ def to_coding(answer: BaseModel, ad: Ad) -> tuple[Coding, list[Quote]]:
         tools=_unique([Tool(category=t.category, name=t.name) for t in answer.tools],
                       lambda t: (t.category, t.name.casefold())),
     )
+    order = {cat_id: i for i, cat_id in enumerate(codebook.categories)}
+    coding.quotes.sort(key=lambda q: order[q.category])  # codebook order, as drafts show them
+    coding.tools.sort(key=lambda t: order[t.category])
     grounded = ground(coding, ad.text)
     kept = [q for q in grounded.quotes if q.grounding != "not_found"]
     dropped = [q for q in grounded.quotes if q.grounding == "not_found"]

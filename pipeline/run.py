@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import __version__
@@ -45,7 +45,7 @@ class Outcome:
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _prepared(ad: Ad, max_chars: int) -> Ad:
@@ -83,7 +83,7 @@ def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Reques
 def record_from_answer(request: Request, answer: dict, codebook: Codebook, llm: LLM,
                        usage: dict, attempts: int) -> dict:
     """The coding record of a validated answer: grounded, with dropped quotes listed."""
-    coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad)
+    coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
     coding.provenance = provenance(codebook, llm, prompt_hash(request.messages))
     record = coding.model_dump(mode="json")
     record["ungrounded"] = [q.model_dump(mode="json", include={"category", "text", "note"})
@@ -177,10 +177,23 @@ class Run:
                 pending.add(future)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in done:
-                    self._save(self._outcome(future))
+                self._save_finished(done)
+        except KeyboardInterrupt:
+            self._save_finished({f for f in pending if f.done() and not f.cancelled()})
+            raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _save_finished(self, futures) -> None:
+        """Save every finished ad first; then let an interrupt or a fatal error through."""
+        stop = None
+        for future in futures:
+            try:
+                self._save(self._outcome(future))
+            except (KeyboardInterrupt, FatalLLMError) as exc:
+                stop = exc
+        if stop is not None:
+            raise stop
 
     @staticmethod
     def _outcome(future) -> Outcome:
