@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,13 @@ RETRY_AFTER_CAP = 120.0  # seconds; a longer Retry-After is cut to this
 TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
 
+# instructor logs every failed attempt with the raw error, and a server's error body may
+# repeat the request headers, API key included. Failures reach the user through
+# describe_failure (redacted) instead, so instructor's log goes nowhere.
+_instructor_log = logging.getLogger("instructor")
+_instructor_log.addHandler(logging.NullHandler())
+_instructor_log.propagate = False
+
 
 class _Captured(Exception):
     """Carries the request instructor built, without sending it."""
@@ -46,6 +54,10 @@ class _Captured(Exception):
 
 class LLMFailure(Exception):
     """This ad could not be coded; the message is the reason recorded in failures.jsonl."""
+
+
+class EmptyResponse(Exception):
+    """A completion with an empty choice list: retried like a transient server error."""
 
 
 class FatalLLMError(Exception):
@@ -107,7 +119,7 @@ def retry_after_seconds(exc: BaseException) -> float | None:
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
+    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, EmptyResponse)):
         return True
     return isinstance(exc, openai.APIStatusError) and exc.status_code in TRANSIENT_STATUS
 
@@ -116,7 +128,7 @@ class _Wait:
     """Retry-After when the server gives it (capped), else exponential backoff with jitter."""
 
     def __init__(self, initial: float, cap: float):
-        self.backoff = wait_exponential_jitter(initial=initial, max=cap)
+        self.backoff = wait_exponential_jitter(initial=initial, max=cap, jitter=initial)
 
     def __call__(self, state) -> float:
         after = retry_after_seconds(state.outcome.exception())
@@ -229,9 +241,15 @@ class LLM:
             return Exchange(hit["answer"], hit["usage"], hit["attempts"], cached=True)
         state = {"attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
+        def checked_create(**kwargs):
+            completion = self.raw_create(**kwargs)
+            if getattr(completion, "choices", None) == []:
+                raise EmptyResponse("the server answered with an empty choice list")
+            return completion
+
         def counted_create(**kwargs):
             state["attempts"] += 1
-            completion = self.retrying(self.raw_create, **kwargs)
+            completion = self.retrying(checked_create, **kwargs)
             for name, value in _usage_of(completion).items():
                 state[name] += value
             return completion
@@ -270,6 +288,8 @@ def describe_failure(exc: BaseException, attempts: int) -> str:
     if isinstance(exc, openai.APIStatusError):
         transient = " (gave up after retries)" if is_transient(exc) else ""
         return f"HTTP {exc.status_code}{transient}: {_api_message(exc)}"
+    if isinstance(exc, EmptyResponse):
+        return "empty response: the server returned no choices (gave up after retries)"
     if isinstance(exc, openai.APITimeoutError):
         return "timeout: no response from the server (gave up after retries)"
     if isinstance(exc, openai.APIConnectionError):
