@@ -293,6 +293,20 @@ def load_prices(path) -> dict:
         raise InputError(f"{path}: cannot read the price table: {exc}") from None
 
 
+def env_seconds(name: str, default: float) -> float:
+    """A non-negative number of seconds from the environment (AUTOCODE_BACKOFF)."""
+    import os
+
+    value = os.environ.get(name, "").strip()
+    try:
+        seconds = float(value) if value else default
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise InputError(f"{name}={value!r}: not a number of seconds")
+    return seconds
+
+
 def load_examples(n: int, gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
     """Up to n (Ad, Coding) pairs from gold codings that have a profile and an ad text."""
     from pipeline.ads import read_ads
@@ -342,7 +356,7 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
                     for k, v in given.items()}
         options.concurrency = settings.pop("concurrency")
         llm = LLM(backend, cache=DiskCache(cache_dir), temperature=temperature, refresh=refresh,
-                  **settings)
+                  backoff=env_seconds("AUTOCODE_BACKOFF", 1.0), **settings)
         run = Run(batch.ads, book, llm, options, batch.problems)
         try:
             with run_progress(len(batch.ads)) as progress:
