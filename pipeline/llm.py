@@ -252,6 +252,7 @@ class LLM:
             completion = self.retrying(checked_create, **kwargs)
             for name, value in _usage_of(completion).items():
                 state[name] += value
+            state["refusal"] = _refusal_of(completion)
             return completion
 
         patched = instructor.patch(create=counted_create, mode=MODES[self.backend.mode])
@@ -274,7 +275,18 @@ class LLM:
         if isinstance(cause, openai.APIStatusError) and cause.status_code in FATAL_STATUS:
             return FatalLLMError(redact(f"HTTP {cause.status_code} from {self.backend.host}: "
                                         f"{_api_message(cause)}", secret))
+        if state.get("refusal") and isinstance(cause, ValidationError | json.JSONDecodeError):
+            reason = f"refused by the model ({state['attempts']} attempt(s)): {state['refusal']}"
+            return LLMFailure(redact(reason[:400], secret))
         return LLMFailure(redact(describe_failure(cause, state["attempts"]), secret))
+
+
+def _refusal_of(completion) -> str | None:
+    """The refusal text of a completion whose first choice refuses (OpenAI's `refusal`)."""
+    choices = getattr(completion, "choices", None) or []
+    message = getattr(choices[0], "message", None) if choices else None
+    refusal = getattr(message, "refusal", None)
+    return refusal if isinstance(refusal, str) and refusal.strip() else None
 
 
 def _api_message(exc: openai.APIStatusError) -> str:
