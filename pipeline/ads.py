@@ -60,9 +60,9 @@ def decode(data: bytes, source: str) -> tuple[str, list[str]]:
 
 def html_to_text(html: str) -> str:
     """Visible text of an HTML page: scripts, styles and templates are removed."""
-    from selectolax.parser import HTMLParser
+    from selectolax.lexbor import LexborHTMLParser  # selectolax 1.x dropped the Modest parser
 
-    tree = HTMLParser(html)
+    tree = LexborHTMLParser(html)
     tree.strip_tags(["script", "style", "noscript", "template", "head"])
     root = tree.body or tree.root
     text = root.text(separator="\n") if root else ""
