@@ -90,8 +90,11 @@ def _ad_from_row(row: dict, fields: TableFields, source: str) -> Ad:
     text = "\n\n".join(str(row[f]) for f in fields.text if row[f] not in (None, ""))
     if not text.strip():
         raise ValueError(f"{source}: empty ad (no text)")
+    ad_id = "" if row[fields.id] is None else str(row[fields.id])
+    if not ad_id.strip() or ad_id.startswith(".") or any(c in ad_id for c in "/\\\0"):
+        raise ValueError(f"{source}: id {ad_id!r} cannot name a draft file")
     title = row.get(fields.title) or first_line(text)
-    return Ad(str(row[fields.id]), text, source, title=title, organisation=row.get(fields.organisation))
+    return Ad(ad_id, text, source, title=title, organisation=row.get(fields.organisation))
 
 
 def _read_jsonl(path: Path, fields: TableFields, batch: AdBatch) -> None:
