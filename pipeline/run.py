@@ -336,6 +336,9 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
     book = load_codebook(codebook_path)
     fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
     batch = read_ads(list(ads), fields)
+    batch.problems += [f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
+                       f"{max_ad_chars}; truncated for the prompt (warning in its record)"
+                       for ad in batch.ads if len(ad.text) > max_ad_chars]
     for problem in batch.problems:
         stderr.print(f"[yellow]autocode:[/yellow] {problem}", highlight=False)
     if not batch.ads:
