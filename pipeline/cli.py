@@ -205,5 +205,10 @@ def eval_cmd(
         sys.exit(1)
 
 
+from pipeline.batch_cli import batch  # noqa: E402 - the `autocode batch` group (OpenAI Batch API)
+
+main.add_command(batch)
+
+
 if __name__ == "__main__":
     main(prog_name="autocode")
