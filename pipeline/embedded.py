@@ -7,6 +7,7 @@ ends (also on Ctrl-C or error; on Linux the server also dies with its parent).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import ctypes
 import os
 import signal
@@ -70,16 +71,28 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> 
     raise InputError(f"the embedded model server did not answer within {timeout:.0f} s (log: {log})")
 
 
+def embedded_backend() -> Backend:
+    """The embedded model's backend, before its server runs (no address yet)."""
+    name = model_name()
+    return Backend("embedded", "http://127.0.0.1:0/v1", name, "sk-no-key", "json_schema",
+                   schema_format="json_object", max_items=EMBEDDED_MAX_ITEMS, passage_quotes=True)
+
+
+def model_name() -> str:
+    gguf = os.environ.get("AUTOCODE_GGUF")
+    return Path(gguf).stem if gguf else EMBEDDED_MODEL
+
+
 @contextlib.contextmanager
-def embedded_server(n_ctx: int = 8192, threads: int | None = None, prefix_cache: bool = True,
-                    startup_timeout: float = 180.0):
-    """Yield a Backend for a llama.cpp server running the embedded GGUF; stop it afterwards."""
+def embedded_server(backend: Backend | None = None, n_ctx: int = 16384, threads: int | None = None,
+                    prefix_cache: bool = True, startup_timeout: float = 180.0):
+    """Start llama.cpp's server on the embedded GGUF; yield the backend with its address."""
+    backend = backend or embedded_backend()
     model = gguf_path()
-    name = EMBEDDED_MODEL if not os.environ.get("AUTOCODE_GGUF") else model.stem
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="autocode-llama-", suffix=".log")[1])
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-           "--model_alias", name, "--host", "127.0.0.1", "--port", str(port),
+           "--model_alias", backend.model, "--host", "127.0.0.1", "--port", str(port),
            "--n_ctx", str(n_ctx), "--n_threads", str(threads or os.cpu_count() or 2),
            "--cache", "true" if prefix_cache else "false", "--verbose", "false"]
     with open(log, "w") as handle:
@@ -89,9 +102,7 @@ def embedded_server(n_ctx: int = 8192, threads: int | None = None, prefix_cache:
     try:
         url = f"http://127.0.0.1:{port}/v1"
         _wait_ready(url, proc, log, startup_timeout)
-        yield Backend("embedded", url, name, "sk-no-key", "json_schema",
-                      schema_format="json_object", max_items=EMBEDDED_MAX_ITEMS,
-                      passage_quotes=True)
+        yield dataclasses.replace(backend, base_url=url)
     finally:
         proc.terminate()
         try:

@@ -7,6 +7,7 @@ run the same whether it is the real SDK over HTTP or a fake in unit tests.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -79,8 +80,11 @@ class Backend:
     @property
     def host(self) -> str:
         """Where requests go, without credentials, for the manifest and the cache key."""
+        if self.kind == "embedded":
+            return f"embedded://{self.model}"  # its loopback port changes every run
         parts = urlsplit(self.base_url)
-        return f"{parts.scheme}://{parts.hostname}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+        port = f":{parts.port}" if parts.port else ""
+        return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
 
 
 def choose_backend(model: str | None, mode: str | None, env=os.environ) -> Backend | None:
@@ -143,6 +147,25 @@ class Exchange:
     cached: bool = False
 
 
+class ValidationContext(dict):
+    """The validation context of one call, always falsy.
+
+    instructor renders every message as a Jinja template whenever its `context` is truthy:
+    slow (the whole prompt is compiled on every call, the largest cost per ad) and wrong (an
+    ad holding `{{`, `{%` or `{#` would be altered or fail). A falsy dict skips that, and
+    pydantic still hands it to the validators as `info.context`.
+    """
+
+    def __bool__(self) -> bool:
+        return False
+
+
+@functools.lru_cache(maxsize=64)
+def _json_schema(model_cls: type[BaseModel]) -> dict:
+    """The response model's JSON schema, built once per class (it costs ms; read only)."""
+    return model_cls.model_json_schema()
+
+
 class DiskCache:
     """One JSON file per exchange, keyed by the hash of everything that shapes it."""
 
@@ -194,13 +217,8 @@ class LLM:
                  timeout: float = 120.0, transient_attempts: int = 6, backoff: float = 1.0,
                  refresh: bool = False):
         self.backend = backend
-        if create is None:
-            client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key,
-                                   max_retries=0, timeout=timeout)
-            create = client.chat.completions.create
-            if backend.schema_format == "json_object":
-                create = json_object_schema(create)
-        self.raw_create = create
+        self._create = create
+        self.timeout = timeout
         self.cache = cache or DiskCache(None)
         self.max_retries = max_retries
         self.params = {"temperature": temperature, "max_tokens": max_tokens}
@@ -208,6 +226,17 @@ class LLM:
         self.retrying = Retrying(retry=retry_if_exception(is_transient), reraise=True,
                                  stop=stop_after_attempt(transient_attempts),
                                  wait=_Wait(backoff, cap=30.0 * backoff))
+
+    def raw_create(self, **kwargs):
+        """The seam: the SDK's chat.completions.create, built on first use (the embedded
+        server's address is known only once it runs)."""
+        if self._create is None:
+            client = openai.OpenAI(base_url=self.backend.base_url, api_key=self.backend.api_key,
+                                   max_retries=0, timeout=self.timeout)
+            self._create = client.chat.completions.create
+            if self.backend.schema_format == "json_object":
+                self._create = json_object_schema(self._create)
+        return self._create(**kwargs)
 
     def request(self, messages: list[dict], model_cls: type[BaseModel]) -> dict:
         """The request exactly as instructor sends it on the first attempt (batch mode uses it)."""
@@ -229,7 +258,7 @@ class LLM:
     def cache_key(self, messages: list[dict], model_cls: type[BaseModel]) -> str:
         material = {"host": self.backend.host, "model": self.backend.model,
                     "mode": self.backend.mode, "messages": messages,
-                    "schema": model_cls.model_json_schema(), "params": self.params,
+                    "schema": _json_schema(model_cls), "params": self.params,
                     "max_retries": self.max_retries}
         blob = json.dumps(material, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
@@ -256,7 +285,7 @@ class LLM:
             return completion
 
         patched = instructor.patch(create=counted_create, mode=MODES[self.backend.mode])
-        context = {"ad_text": ad_text, "max_retries": self.max_retries, "state": state}
+        context = ValidationContext(ad_text=ad_text, max_retries=self.max_retries, state=state)
         try:
             answer = patched(response_model=model_cls, messages=messages, model=self.backend.model,
                              max_retries=self.max_retries, context=context, **self.params)

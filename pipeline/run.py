@@ -140,10 +140,18 @@ class Run:
         return {ad.id: provenance(self.book, self.llm, prompt_hash(
             prepare(ad, self.book, self.llm, self.opt).messages)) for ad in self.ads}
 
+    def _done(self, records: list[dict]) -> set[str]:
+        return set() if self.opt.refresh else _done_ids(records, self.expected_provenance())
+
+    def has_work(self) -> bool:
+        """Whether any ad still needs the LLM (read only: nothing is written)."""
+        done = self._done(read_records(self.out / "codings.jsonl"))
+        return any(ad.id not in done for ad in self.ads) and self.opt.limit != 0
+
     def plan(self) -> tuple[list[dict], list[Ad]]:
         self.out.mkdir(parents=True, exist_ok=True)
         records = read_records(self.out / "codings.jsonl")
-        done = set() if self.opt.refresh else _done_ids(records, self.expected_provenance())
+        done = self._done(records)
         input_ids = {ad.id for ad in self.ads}
         kept = [r for r in records if r["ad_id"] in done or r["ad_id"] not in input_ids]
         write_records(self.out / "codings.jsonl", kept)  # drops torn lines and stale records
@@ -329,7 +337,7 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
 
     from pipeline.ads import TableFields, read_ads
     from pipeline.codebook import load_codebook
-    from pipeline.embedded import NOTICE, embedded_server
+    from pipeline.embedded import NOTICE, embedded_backend, embedded_server
     from pipeline.llm import DiskCache, choose_backend
     from pipeline.progress import run_progress, stderr, summary_table
 
@@ -346,21 +354,22 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
     examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
     options = RunOptions(out, limit=limit, refresh=refresh, max_ad_chars=max_ad_chars,
                          examples=examples, prices=load_prices(prices))
-    backend = choose_backend(model, mode)
+    backend = choose_backend(model, mode) or embedded_backend()
+    given = {"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
+             "max_tokens": max_tokens}
+    settings = {k: v if v is not None else BACKEND_DEFAULTS[backend.kind][k]
+                for k, v in given.items()}
+    options.concurrency = settings.pop("concurrency")
+    llm = LLM(backend, cache=DiskCache(cache_dir), temperature=temperature, refresh=refresh,
+              backoff=env_seconds("AUTOCODE_BACKOFF", 1.0), **settings)
+    run = Run(batch.ads, book, llm, options, batch.problems)
     start = time.monotonic()
     with contextlib.ExitStack() as stack:
-        if backend is None:
-            backend = stack.enter_context(embedded_server())
+        if backend.kind == "embedded":
             stderr.print(NOTICE.format(name=backend.model), style="yellow", highlight=False,
                          soft_wrap=True)
-        given = {"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
-                 "max_tokens": max_tokens}
-        settings = {k: v if v is not None else BACKEND_DEFAULTS[backend.kind][k]
-                    for k, v in given.items()}
-        options.concurrency = settings.pop("concurrency")
-        llm = LLM(backend, cache=DiskCache(cache_dir), temperature=temperature, refresh=refresh,
-                  backoff=env_seconds("AUTOCODE_BACKOFF", 1.0), **settings)
-        run = Run(batch.ads, book, llm, options, batch.problems)
+            if run.has_work():  # no server to start when every ad is already coded
+                llm.backend = stack.enter_context(embedded_server(backend))
         try:
             with run_progress(len(batch.ads)) as progress:
                 run.progress = progress
