@@ -210,5 +210,91 @@ from pipeline.batch_cli import batch  # noqa: E402 - the `autocode batch` group 
 main.add_command(batch)
 
 
+id_field_option = click.option("--id-field", default="id", show_default=True,
+                               help="Id column of .jsonl/.csv ads.")
+text_field_option = click.option(
+    "--text-field", "text_fields", multiple=True,
+    help="Text column(s) of .jsonl/.csv ads, as given to `autocode code` "
+         "[default: title, description].")
+
+
+def _fields(id_field: str, text_fields: tuple[str, ...]):
+    from pipeline.ads import TableFields
+
+    return TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
+
+
+@main.command("review")
+@click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--ads", type=click.Path(exists=True, path_type=Path),
+              help="The ads that were coded (folder, .jsonl or .csv): shown with every quote "
+                   "highlighted.")
+@click.option("--gold", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of gold <id>.md codings: each quote is marked matched, missed or "
+                   "extra, as `autocode eval` matches them.")
+@click.option("--html", type=click.Path(file_okay=False, path_type=Path), default=Path("review"),
+              show_default=True, help="Folder for the site: index.html and a page per ad.")
+@id_field_option
+@text_field_option
+@codebook_option
+def review_cmd(out: Path, ads: Path | None, gold: Path | None, html: Path, id_field: str,
+               text_fields: tuple[str, ...], codebook_path: Path | None) -> None:
+    """Write a static site to read every draft beside its ad; prints the index page's path.
+
+    OUT is the folder of `autocode code` (codings.jsonl, or the *.md drafts). Each
+    ad page highlights the quotes in the ad, coloured by category, beside the coding;
+    the index lists every ad with its flags, the run summary and two charts. The
+    site needs no server or network: open index.html in a browser.
+
+    \b
+    Example:
+      autocode review drafts/ --ads raw/ --gold gold/ --html review/
+      xdg-open review/index.html
+    """
+    from pipeline.review import review_command
+
+    index = review_command(out, ads, gold, html, codebook_path, _fields(id_field, text_fields),
+                           warn=lambda msg: click.echo(f"autocode: {msg}", err=True))
+    click.echo(index)
+
+
+@main.command("accept")
+@click.argument("drafts", nargs=-1, required=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--gold", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Gold folder: each draft is written there as <id>.md.")
+@click.option("--ads", type=click.Path(exists=True, path_type=Path),
+              help="The ads (folder, .jsonl or .csv): every quote must be found in its ad.")
+@id_field_option
+@text_field_option
+@codebook_option
+def accept_cmd(drafts: tuple[Path, ...], gold: Path, ads: Path | None, id_field: str,
+               text_fields: tuple[str, ...], codebook_path: Path | None) -> None:
+    """Check corrected drafts and write them into the gold folder, without review notes.
+
+    A draft must parse, use only categories and profiles of the codebook, name a
+    profile and, with --ads, quote only passages found in its ad. Every problem is
+    printed as file:line: message; with any problem nothing is written (exit 2).
+    A gold file of the same name is replaced.
+
+    \b
+    Example:
+      autocode accept drafts/769_klm.md --gold gold/ --ads raw/
+    """
+    from pipeline.accept import check_drafts, write_gold
+    from pipeline.codebook import load_codebook
+
+    book = load_codebook(codebook_path)
+    results = check_drafts(list(drafts), book, ads, _fields(id_field, text_fields))
+    for line in [w for r in results for w in r.warnings] + [p for r in results for p in r.problems]:
+        click.echo(line, err=True)
+    if any(r.problems for r in results):
+        click.echo(f"autocode: nothing written to {gold}", err=True)
+        sys.exit(2)
+    replaced = {r.source.stem for r in results if (gold / f"{r.source.stem}.md").exists()}
+    for path in write_gold(results, gold, book):
+        click.echo(f"autocode: {'replaced' if path.stem in replaced else 'wrote'} {path}", err=True)
+
+
 if __name__ == "__main__":
     main(prog_name="autocode")
