@@ -42,7 +42,7 @@ class CodingAnswer(BaseModel):
 
     @model_validator(mode="after")
     def _quotes_in_ad(self, info: ValidationInfo):
-        ctx = info.context or {}
+        ctx = info.context if info.context is not None else {}  # llm's is falsy
         if "ad_text" not in ctx:
             return self
         folded = fold(ctx["ad_text"])
