@@ -20,7 +20,8 @@ def coding_options(command):
     options = [
         click.option("--codebook", "codebook_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="Codebook YAML (default: codebook.yaml of the project)."),
-        click.option("--model", help="Model name (default: gpt-4o-mini)."),
+        click.option("--model", help="Model name (default: gpt-4o-mini; with OPENAI_BASE_URL, "
+                                      "AUTOCODE_MODEL if set)."),
         click.option("--mode", type=click.Choice(["tools", "json_schema", "json", "md_json"]),
                      help="instructor mode (default: tools, as for OpenAI)."),
         click.option("--max-tokens", type=click.IntRange(64),

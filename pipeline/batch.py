@@ -1,0 +1,406 @@
+"""Batch mode: request files for the OpenAI Batch API, and ingesting its results.
+
+`prepare` writes one line per ad in the Batch API input format; the body is
+`LLM.request(...)` of the very Request the online path builds (`run.prepare`), so the two
+cannot drift apart. `ingest` replays each answer through the online coder (`run.code_one`
+with an LLM whose `create` returns the batch's completion, no re-ask), so parsing,
+validation, grounding and every output file are the online path's own. Quotes that fail
+grounding are dropped and listed; `--reask` codes those ads once more online.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.ads import Ad
+from pipeline.codebook import Codebook
+from pipeline.errors import InputError
+from pipeline.llm import (
+    BACKEND_DEFAULTS,
+    DEFAULT_OPENAI_MODEL,
+    LLM,
+    OPENAI_URL,
+    Backend,
+    DiskCache,
+    FatalLLMError,
+)
+from pipeline.run import Outcome, Run, RunOptions, _done_ids, code_one, estimate_cost, prepare
+from pipeline.store import read_records
+
+ENDPOINT = "/v1/chat/completions"
+# The Batch API's per-file limits (platform.openai.com/docs/api-reference/batch/create, and
+# the openai SDK's batches.create docstring): 50,000 requests and 200 MB. MB read as 10^6 bytes,
+# the smaller reading, so a file never passes the limit under either.
+MAX_REQUESTS = 50_000
+MAX_BYTES = 200_000_000
+
+
+def batch_backend(model: str | None, mode: str | None, env=os.environ) -> Backend:
+    """Where batch requests go: OPENAI_BASE_URL (vLLM etc.) or OpenAI.
+
+    The model defaults to AUTOCODE_MODEL with OPENAI_BASE_URL (as for `code`), else
+    gpt-4o-mini; the mode to tools, as for OpenAI. Nothing here touches the network.
+    """
+    base = env.get("OPENAI_BASE_URL")
+    model = model or (env.get("AUTOCODE_MODEL") if base else None) or DEFAULT_OPENAI_MODEL
+    return Backend("openai-compatible" if base else "openai", base or OPENAI_URL, model,
+                   env.get("OPENAI_API_KEY") or "sk-no-key", mode or "tools")
+
+
+def _offline(**_kwargs):
+    raise RuntimeError("batch prepare and ingest make no online call")
+
+
+@contextlib.contextmanager
+def _quiet_instructor():
+    """LLM.request makes instructor log the whole captured request as an error; hush it."""
+    logger = logging.getLogger("instructor")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def request_body(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
+    """The body the online path would send for this ad on its first attempt."""
+    request = prepare(ad, codebook, llm, options)
+    with _quiet_instructor():
+        return llm.request(request.messages, request.model_cls)
+
+
+def request_line(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
+    return {"custom_id": ad.id, "method": "POST", "url": ENDPOINT,
+            "body": request_body(ad, codebook, llm, options)}
+
+
+def part_path(out: Path, number: int) -> Path:
+    return out.with_name(f"{out.stem}-{number:03d}{out.suffix}")
+
+
+def write_request_files(lines, out: Path, max_requests: int | None = None,
+                        max_bytes: int | None = None) -> list[tuple[Path, int]]:
+    """Write JSON lines to `out`, or to out-001, out-002… when one file would pass a limit.
+
+    Returns (path, number of requests) per file written. Parts from an earlier, larger
+    prepare of the same name are removed so they cannot be submitted twice by mistake.
+    """
+    max_requests = max_requests or MAX_REQUESTS
+    max_bytes = max_bytes or MAX_BYTES
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts: list[tuple[Path, int]] = []  # temp path, requests
+    handle, size, count = None, 0, 0
+    try:
+        for line in lines:
+            data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
+            if len(data) > max_bytes:
+                raise InputError(f"request for ad {line['custom_id']!r} alone is {len(data):,} "
+                                 f"bytes, over the {max_bytes:,}-byte file limit")
+            if handle is None or count == max_requests or size + len(data) > max_bytes:
+                if handle is not None:
+                    handle.close()
+                    parts[-1] = (parts[-1][0], count)
+                tmp = out.with_name(f".{out.name}.part{len(parts) + 1}.tmp")
+                handle, size, count = open(tmp, "wb"), 0, 0  # closed below
+                parts.append((tmp, 0))
+            handle.write(data)
+            size, count = size + len(data), count + 1
+        if handle is not None:
+            handle.close()
+            parts[-1] = (parts[-1][0], count)
+    except BaseException:
+        if handle is not None:
+            handle.close()
+        for tmp, _ in parts:
+            tmp.unlink(missing_ok=True)
+        raise
+    for stale in [out, *out.parent.glob(f"{out.stem}-[0-9][0-9][0-9]{out.suffix}")]:
+        stale.unlink(missing_ok=True)
+    final = [out] if len(parts) == 1 else [part_path(out, i) for i in range(1, len(parts) + 1)]
+    for (tmp, _), path in zip(parts, final, strict=True):
+        os.replace(tmp, path)
+    return [(path, n) for path, (_, n) in zip(final, parts, strict=True)]
+
+
+# ------------------------------------------------------------------ results of a batch
+
+
+@dataclass
+class Result:
+    """One line of a Batch API output or error file."""
+
+    custom_id: str
+    completion: dict | None = None  # the chat completion, when the request got a 200
+    reason: str | None = None  # why there is none
+
+
+def parse_result(line: dict) -> Result:
+    """A Batch API output line: {id, custom_id, response: {status_code, body}, error}."""
+    custom_id = line.get("custom_id")
+    if not isinstance(custom_id, str) or not custom_id:
+        raise ValueError("no custom_id")
+    response = line.get("response") or {}
+    error = line.get("error")
+    status = response.get("status_code")
+    body = response.get("body")
+    if status == 200 and isinstance(body, dict) and not error:
+        return Result(custom_id, completion=body)
+    if status is not None and status != 200:
+        detail = body.get("error", body) if isinstance(body, dict) else {}
+        message = (detail.get("message") if isinstance(detail, dict) else None) or str(body)
+        return Result(custom_id, reason=f"HTTP {status}: {str(message)[:300]}")
+    if isinstance(error, dict):
+        code = error.get("code") or "error"
+        return Result(custom_id, reason=f"batch error ({code}): {error.get('message') or ''}"[:400])
+    raise ValueError("neither a response nor an error")
+
+
+def read_results(paths: list[Path]) -> tuple[dict[str, Result], list[str]]:
+    """Results by ad id from output and error files; an answer beats an error for the same ad."""
+    results: dict[str, Result] = {}
+    problems: list[str] = []
+    for path in map(Path, paths):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read the results: {exc}") from None
+        for lineno, raw in enumerate(text.splitlines(), start=1):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+                result = parse_result(line if isinstance(line, dict) else {})
+            except (json.JSONDecodeError, ValueError, AttributeError) as exc:
+                problems.append(f"{path}:{lineno}: not a Batch API result line ({exc}); skipped")
+                continue
+            known = results.get(result.custom_id)
+            if known is None or known.completion is None or result.completion is not None:
+                results[result.custom_id] = result
+    return results, problems
+
+
+def check_requests(paths: list[Path], ads: list[Ad], codebook: Codebook, llm: LLM,
+                   options: RunOptions) -> None:
+    """Refuse to ingest when a request file was made with other options than ingest's."""
+    sent = {}
+    for path in map(Path, paths):
+        for line in read_records(path):
+            sent[line.get("custom_id")] = line.get("body")
+    differ = [ad.id for ad in ads if ad.id in sent
+              and sent[ad.id] != request_body(ad, codebook, llm, options)]
+    if differ:
+        raise InputError(f"{len(differ)} request(s) in {', '.join(map(str, paths))} differ from "
+                         f"what ingest would send with these options (codebook, model, mode, "
+                         f"examples, --max-ad-chars, --max-tokens, --temperature): "
+                         f"{', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}")
+
+
+def replay_llm(llm: LLM, completion: dict) -> LLM:
+    """An LLM whose one call returns this completion: no network, no cache, no re-ask."""
+    from openai.types.chat import ChatCompletion
+
+    answer = ChatCompletion.model_construct(**completion)  # as the SDK builds a response
+    return LLM(llm.backend, create=lambda **_kwargs: answer, max_retries=0,
+               temperature=llm.params["temperature"], max_tokens=llm.params["max_tokens"],
+               transient_attempts=1)
+
+
+@dataclass
+class BatchCoder:
+    """The coder for Run: each ad's batch answer through the online coder; optional re-ask."""
+
+    results: dict[str, Result]
+    sources: str
+    online: LLM | None = None  # --reask
+    reask_usage: dict = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
+    reasked: int = 0
+
+    def __post_init__(self):
+        self._lock = threading.Lock()
+
+    def __call__(self, ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outcome:
+        result = self.results.get(ad.id)
+        if result is None:
+            return Outcome(ad, reason=f"no result for this ad in {self.sources}")
+        if result.completion is None:
+            return Outcome(ad, reason=result.reason)
+        outcome = code_one(ad, codebook, replay_llm(llm, result.completion), options)
+        if self.online is None or outcome.record is None or not outcome.record["ungrounded"]:
+            return outcome
+        return self.reask(outcome, codebook, options)
+
+    def reask(self, outcome: Outcome, codebook: Codebook, options: RunOptions) -> Outcome:
+        """Code the ad once more online; keep the batch record if that fails."""
+        first = outcome.record
+        again = code_one(outcome.ad, codebook, self.online, options)
+        if again.record is None:
+            first["warnings"].append(f"re-asked online after ungrounded quotes, which failed: "
+                                     f"{again.reason}")
+            return outcome
+        record = again.record
+        with self._lock:
+            self.reasked += 1
+            for name in self.reask_usage:
+                self.reask_usage[name] += record["usage"][name]
+        record["usage"] = {k: first["usage"][k] + record["usage"][k] for k in first["usage"]}
+        record["attempts"] += first["attempts"]
+        record["reask"] = {"batch_ungrounded": first["ungrounded"]}
+        return Outcome(outcome.ad, record=record)
+
+
+class BatchRun(Run):
+    """Run, with the batch discount in the cost and where the answers came from."""
+
+    def __init__(self, *args, results: list[Path], coder: BatchCoder, **kwargs):
+        super().__init__(*args, coder=coder, **kwargs)
+        self.results = [str(p) for p in results]
+
+    def manifest(self) -> dict:
+        manifest = super().manifest()
+        coder: BatchCoder = self.coder
+        discount = float((self.opt.prices or {}).get("batch_discount", 0.5))
+        manifest["cost_usd"] = batch_cost(self.llm.backend.model, self.stats, coder.reask_usage,
+                                          self.opt.prices, discount)
+        online = coder.online
+        manifest["batch"] = {"results": self.results, "price_discount": discount,
+                             "reask": online is not None, "reasked": coder.reasked,
+                             "reask_max_retries": online.max_retries if online else None}
+        return manifest
+
+
+def batch_cost(model: str, stats: dict, online: dict, prices: dict | None,
+               discount: float) -> float | None:
+    """Batch tokens at the discounted price, tokens of online re-asks at the full one."""
+    full = estimate_cost(model, {k: stats[k] for k in online}, prices)
+    if full is None:
+        return None
+    reask = estimate_cost(model, online, prices) or 0.0
+    return round((full - reask) * discount + reask, 6)
+
+
+# ------------------------------------------------------------------ the commands' edge
+
+
+def say(message: str, style: str | None = None) -> None:
+    """One message on stderr, unwrapped, never read as rich markup."""
+    from rich.markup import escape
+
+    from pipeline.progress import stderr
+
+    label = f"[{style}]autocode:[/{style}]" if style else "autocode:"
+    stderr.print(f"{label} {escape(message)}", highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Setup:
+    book: Codebook
+    ads: list[Ad]
+    problems: list[str]
+    llm: LLM
+    options: RunOptions
+
+
+def setup(ads, out, codebook_path, model, mode, max_tokens, temperature, n_examples,
+          examples_gold, examples_ads, id_field, text_fields, max_ad_chars, prices=None,
+          refresh=False, limit=None) -> Setup:
+    """What prepare and ingest share: codebook, ads, examples, options and the offline LLM."""
+    from pipeline.ads import TableFields, read_ads
+    from pipeline.codebook import load_codebook
+    from pipeline.run import load_examples, load_prices
+
+    book = load_codebook(codebook_path)
+    fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
+    batch = read_ads(list(ads), fields)
+    for problem in batch.problems:
+        say(problem, "yellow")
+    if not batch.ads:
+        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
+    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
+    options = RunOptions(out, limit=limit, refresh=refresh, max_ad_chars=max_ad_chars,
+                         examples=examples, prices=load_prices(prices))
+    backend = batch_backend(model, mode)
+    if max_tokens is None:
+        max_tokens = BACKEND_DEFAULTS[backend.kind]["max_tokens"]
+    llm = LLM(backend, create=_offline, max_retries=0, temperature=temperature,
+              max_tokens=max_tokens)
+    return Setup(book, batch.ads, batch.problems, llm, options)
+
+
+def prepare_command(ads, out, coded, limit, **common) -> int:
+    """`autocode batch prepare`: request files for the ads not yet coded in `coded`."""
+    s = setup(ads, coded or Path(out).parent, limit=limit, **common)
+    todo = s.ads
+    if coded:
+        expected = Run(s.ads, s.book, s.llm, s.options).expected_provenance()
+        done = _done_ids(read_records(Path(coded) / "codings.jsonl"), expected)
+        todo = [ad for ad in s.ads if ad.id not in done]
+        say(f"{len(s.ads) - len(todo)} ad(s) already coded in {coded}, left out")
+    todo = todo[:limit] if limit is not None else todo
+    if not todo:
+        say("no ads left to prepare; nothing written")
+        return 0
+    lines = (request_line(ad, s.book, s.llm, s.options) for ad in todo)
+    written = write_request_files(lines, Path(out), MAX_REQUESTS, MAX_BYTES)
+    backend = s.llm.backend
+    for path, count in written:
+        print(path)
+        say(f"{count} request(s) for {backend.model} ({backend.mode} mode) in {path} "
+            f"({path.stat().st_size:,} bytes)")
+    return 0
+
+
+def ingest_command(results, ads, out, refresh, prices, reask, requests, max_retries, timeout,
+                   concurrency, cache_dir, **common) -> int:
+    """`autocode batch ingest`: the outputs of an online run, from a batch's results."""
+    import time
+
+    from pipeline.progress import run_progress, stderr, summary_table
+
+    start = time.monotonic()
+    s = setup(ads, out, refresh=refresh, prices=prices, **common)
+    found, problems = read_results(list(results))
+    for problem in problems:
+        say(problem, "yellow")
+    unknown = sorted(set(found) - {ad.id for ad in s.ads})
+    if unknown:
+        say(f"{len(unknown)} result(s) for ads not in the input, ignored: "
+            f"{', '.join(unknown[:5])}", "yellow")
+    if requests:
+        check_requests(list(requests), s.ads, s.book, s.llm, s.options)
+    backend = s.llm.backend
+    defaults = BACKEND_DEFAULTS[backend.kind]
+    online = None
+    if reask:
+        if not (os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
+            raise InputError("--reask codes ads online: set OPENAI_API_KEY (OpenAI) or "
+                             "OPENAI_BASE_URL (another server) first")
+        online = LLM(backend, cache=DiskCache(cache_dir), temperature=s.llm.params["temperature"],
+                     max_tokens=s.llm.params["max_tokens"], refresh=refresh,
+                     max_retries=defaults["max_retries"] if max_retries is None else max_retries,
+                     timeout=timeout or defaults["timeout"])
+    s.options.concurrency = concurrency or (defaults["concurrency"] if reask else 1)
+    coder = BatchCoder(found, ", ".join(map(str, results)), online)
+    run = BatchRun(s.ads, s.book, s.llm, s.options, s.problems, results=list(results),
+                   coder=coder)
+    try:
+        with run_progress(len(s.ads)) as progress:
+            run.progress = progress
+            manifest = run.execute()
+    except FatalLLMError as exc:
+        say(str(exc), "red")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted; finished ads are kept, re-run the same command to finish", "yellow")
+        return 130
+    table = summary_table(manifest, time.monotonic() - start)
+    table.title = f"autocode batch ingest: {manifest['model']} ({manifest['backend']})"
+    stderr.print(table)
+    return 0
