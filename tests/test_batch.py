@@ -171,6 +171,23 @@ def test_batch_bodies_are_what_the_online_path_sent(online_and_batch):
     assert sim.requests == bodies  # over HTTP, through the SDK: the two cannot drift
 
 
+def test_bodies_agree_for_an_ad_that_looks_like_a_template(tmp_path):
+    """instructor Jinja-renders messages when given a truthy context: online must not drift."""
+    ads = tmp_path / "ads"
+    ads.mkdir()
+    (ads / "tpl.txt").write_text("Data Engineer\n\nSalary: {{ salary }} per month, "
+                                 "{% if senior %}lead the team{% endif %}.\n"
+                                 "Build reliable pipelines for our analytics platform.\n")
+    with SimServer() as sim:
+        env = {"OPENAI_BASE_URL": sim.url, "OPENAI_API_KEY": SECRET}
+        cli(["code", ads, "--out", tmp_path / "online", "--model", "gpt-4o-mini", "--mode",
+             "tools", "--max-retries", "0", "--cache", tmp_path / "cache"], env)
+        cli(["batch", "prepare", ads, "--out", tmp_path / "r.jsonl"], env)
+    body = read_lines(tmp_path / "r.jsonl")[0]["body"]
+    assert "{{ salary }}" in body["messages"][-1]["content"]
+    assert sim.requests == [body]
+
+
 def test_ingest_writes_the_outputs_of_an_online_run(online_and_batch):
     tmp_path, _ = online_and_batch
     online, batch = outputs(tmp_path / "online"), outputs(tmp_path / "batch")
