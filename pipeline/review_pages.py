@@ -1,0 +1,299 @@
+"""The data of the review site's pages: pure functions, no disk, no HTML.
+
+An ad page is its text cut into segments at every quote boundary (each segment knows the
+quotes covering it, so nested and overlapping quotes stay readable), the coding panel in
+codebook order, and, with a gold coding, every quote marked matched, missed or extra by
+`evaluate.match_ad` in the review mode: the same matching `autocode eval` reports.
+The index page is a row per ad, the run summary and two bar charts. `pipeline.review`
+reads the inputs and renders these with the templates in `review_templates/`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.ads import Ad
+from pipeline.codebook import Codebook
+from pipeline.evaluate import REVIEW_MODE, match_ad, tool_key
+from pipeline.grounding import ground
+from pipeline.record import Coding, Quote
+
+# ------------------------------------------------------------------ segmentation
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of the ad text and the keys of the spans covering all of it."""
+
+    start: int
+    end: int
+    text: str
+    keys: tuple[str, ...] = ()
+
+
+def segments(text: str, spans: Sequence[tuple[str, int, int]]) -> list[Segment]:
+    """Cut `text` at every span boundary; each piece lists the (key, start, end) spans that
+    cover it, longest first. Spans are clipped to the text; empty ones are left out."""
+    clipped = [(k, max(0, s), min(len(text), e)) for k, s, e in spans]
+    clipped = sorted((c for c in clipped if c[1] < c[2]), key=lambda c: (c[1] - c[2], c[1]))
+    cuts = sorted({0, len(text), *(c[1] for c in clipped), *(c[2] for c in clipped)})
+    return [
+        Segment(a, b, text[a:b], tuple(k for k, s, e in clipped if s <= a and b <= e))
+        for a, b in zip(cuts, cuts[1:], strict=False)
+    ]
+
+
+def category_colours(book: Codebook) -> dict[str, str]:
+    """A light, distinct background per quote category, in codebook order (golden angle)."""
+    ids = book.ids_of_kind("quotes")
+    return {cat: f"hsl({i * 137.508 % 360:.0f}, 72%, 82%)" for i, cat in enumerate(ids)}
+
+
+OTHER_COLOUR = "hsl(0, 0%, 85%)"
+
+# ------------------------------------------------------------------ an ad's page
+
+
+@dataclass
+class Item:
+    """A quote on an ad page: a draft quote (key q<n>) or a missed gold quote (g<n>)."""
+
+    key: str
+    category: str
+    text: str
+    note: str | None
+    span: tuple[int, int] | None
+    grounding: str | None
+    match: str | None = None  # matched / missed / extra, with a gold coding only
+    gold_text: str | None = None  # the matched gold quote, where it reads differently
+    ad_passage: str | None = None  # the ad's own words, where grounding was not exact
+    gold: bool = False
+    kind: str = "quote"
+
+
+@dataclass
+class ToolItem:
+    category: str
+    name: str
+    note: str | None
+    match: str | None = None
+    kind: str = "tool"
+
+
+def _item(key: str, quote: Quote, ad_text: str | None, match=None, partner=None, gold=False):
+    passage = None
+    if ad_text is not None and quote.span and quote.grounding in ("normalized", "fuzzy"):
+        passage = ad_text[quote.span[0] : quote.span[1]]
+    gold_text = partner.text if partner is not None and partner.text != quote.text else None
+    return Item(key, quote.category, quote.text, quote.note, quote.span, quote.grounding,
+                match, gold_text, passage, gold)
+
+
+def quote_items(pred: Coding, gold: Coding | None, ad_text: str | None) -> list[Item]:
+    """The draft's quotes, marked against `gold` when given, then the missed gold quotes."""
+    if gold is None:
+        return [_item(f"q{i}", q, ad_text) for i, q in enumerate(pred.quotes)]
+    if ad_text is not None:
+        gold = ground(gold, ad_text)  # spans for the missed gold quotes
+    result = match_ad(gold, pred, ad_text, REVIEW_MODE)
+    partner = {id(p): g for g, p in result.matched}
+    items = [
+        _item(f"q{i}", q, ad_text, "matched" if id(q) in partner else "extra", partner.get(id(q)))
+        for i, q in enumerate(pred.quotes)
+    ]
+    return items + [_item(f"g{i}", q, ad_text, "missed", gold=True)
+                    for i, q in enumerate(result.missed)]
+
+
+def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
+    """Tools, marked by (name, category) as `autocode eval` counts them, when gold is given."""
+    if gold is None:
+        return [ToolItem(t.category, t.name, t.note) for t in pred.tools]
+    key = lambda t: (tool_key(t.name), t.category)  # noqa: E731
+    gold_keys, pred_keys = {key(t) for t in gold.tools}, {key(t) for t in pred.tools}
+    items = [ToolItem(t.category, t.name, t.note, "matched" if key(t) in gold_keys else "extra")
+             for t in pred.tools]
+    return items + [ToolItem(t.category, t.name, t.note, "missed")
+                    for t in gold.tools if key(t) not in pred_keys]
+
+
+def segment_views(text: str, items: list[Item], colours: dict[str, str]) -> list[dict]:
+    """The ad text as pieces to render: plain, or marked with bands of the covering quotes."""
+    by_key = {it.key: it for it in items}
+    views = []
+    for seg in segments(text, [(it.key, *it.span) for it in items if it.span]):
+        covering = [by_key[k] for k in seg.keys]
+        drafts = [it for it in covering if not it.gold]
+        bands = [colours.get(it.category, OTHER_COLOUR) for it in drafts]
+        classes = ["hl", *(["overlap"] if len(drafts) > 1 else []),
+                   *(["fuzzy"] if any(it.grounding == "fuzzy" for it in drafts) else []),
+                   *(["gold"] if len(drafts) < len(covering) else []),
+                   *(["gold-only"] if covering and not drafts else [])]
+        views.append({"text": seg.text, "quotes": " ".join(seg.keys),
+                      "tips": " ".join(f"tip-{k}" for k in seg.keys),
+                      "classes": " ".join(classes), "style": _bands(bands)})
+    return views
+
+
+def _bands(colours: list[str]) -> str:
+    if len(colours) <= 1:
+        return f"background-color: {colours[0]}" if colours else ""
+    step = 100 / len(colours)
+    stops = ", ".join(f"{c} {i * step:.1f}% {(i + 1) * step:.1f}%" for i, c in enumerate(colours))
+    return f"background-image: linear-gradient(to bottom, {stops})"
+
+
+def coding_panel(book: Codebook, entries: list) -> list[dict]:
+    """Quotes and tools by part, group and category in codebook order, as in the Markdown."""
+    by_cat: dict[str, list] = defaultdict(list)
+    for entry in entries:
+        by_cat[entry.category].append(entry)
+    parts = []
+    for part in book.parts:
+        sections = [(g.title, g.categories) for g in part.groups]
+        sections += [(None, part.categories)] if part.categories else []
+        blocks = []
+        for title, cats in sections:
+            rows = [{"id": c.id, "name": c.name, "entries": by_cat.pop(c.id)}
+                    for c in cats if c.id in by_cat]
+            blocks += [{"title": title, "categories": rows}] if rows else []
+        parts.append({"heading": part.heading, "blocks": blocks})
+    if by_cat:  # a record coded under an older codebook
+        rows = [{"id": c, "name": "(not in the codebook)", "entries": e} for c, e in by_cat.items()]
+        parts.append({"heading": "Not in the codebook", "blocks": [{"title": None,
+                                                                    "categories": rows}]})
+    return parts
+
+
+@dataclass
+class Draft:
+    """One coded ad as read from OUT: its coding, what was dropped, and the file to correct."""
+
+    coding: Coding
+    dropped: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+
+def _counts(items: list[Item], tools: list[ToolItem], draft: Draft) -> dict:
+    drafts = [it for it in items if not it.gold]
+    marks = Counter(e.match for e in items if e.match)
+    return {
+        "quotes": len(drafts), "tools": sum(t.match != "missed" for t in tools),
+        "highlighted": sum(it.span is not None for it in drafts),
+        "fuzzy": sum(it.grounding == "fuzzy" for it in drafts),
+        "not_found": sum(it.grounding == "not_found" for it in drafts),
+        "dropped": len(draft.dropped),
+        "matched": marks["matched"], "missed": marks["missed"], "extra": marks["extra"],
+    }
+
+
+def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) -> dict:
+    """Everything one ad's page shows."""
+    pred, text = draft.coding, ad.text if ad else None
+    colours = category_colours(book)
+    items, tools = quote_items(pred, gold, text), tool_items(pred, gold)
+    shown = sorted({it.category for it in items if it.span},
+                   key=lambda c: list(colours).index(c) if c in colours else len(colours))
+    return {
+        "ad_id": pred.ad_id,
+        "title": pred.title or (ad.title if ad else None),
+        "organisation": pred.organisation or (ad.organisation if ad else None),
+        "profile": pred.profile, "reasoning": pred.reasoning,
+        "gold": None if gold is None else {"profile": gold.profile},
+        "segments": segment_views(text, items, colours) if text is not None else None,
+        "legend": [{"id": c, "name": book.categories[c].name if c in book.categories else "?",
+                    "colour": colours.get(c, OTHER_COLOUR)} for c in shown],
+        "quotes": items, "panel": coding_panel(book, [*items, *tools]), "colours": colours,
+        "names": {cat_id: cat.name for cat_id, cat in book.categories.items()},
+        "dropped": draft.dropped, "warnings": draft.warnings,
+        "draft_path": str(draft.path) if draft.path else None,
+        "counts": _counts(items, tools, draft),
+    }
+
+
+# ------------------------------------------------------------------ the index page
+
+
+def bar_chart(title: str, rows: list[tuple[str, str, list[int]]], series: list[str]) -> dict:
+    """Geometry of a horizontal bar chart: rows of (label, full label, one value a series)."""
+    label_w, plot_w, bar_h, gap, top = 230, 220, 12, 8, 26
+    vmax = max((v for _, _, values in rows for v in values), default=0) or 1
+    row_h = bar_h * len(series) + gap
+    out_rows = []
+    for r, (label, full, values) in enumerate(rows):
+        y = top + r * row_h
+        bars = [{"x": label_w, "y": y + s * bar_h, "w": round(v / vmax * plot_w, 1), "h": bar_h - 2,
+                 "value": v, "series": s} for s, v in enumerate(values)]
+        out_rows.append({"label": label if len(label) <= 36 else label[:35] + "…", "full": full,
+                         "y": y + len(series) * bar_h / 2 + 4, "bars": bars})
+    legend = [{"name": name, "x": label_w + i * 90, "series": i} for i, name in enumerate(series)]
+    return {"title": title, "width": label_w + plot_w + 40, "height": top + len(rows) * row_h,
+            "rows": out_rows, "legend": legend, "label_x": label_w - 6}
+
+
+def charts(pages: list[dict], golds: dict[str, Coding], codings: list[Coding], book: Codebook):
+    """Profile distribution and entries per category, of the drafts (and of their gold)."""
+    gold = [golds[p["ad_id"]] for p in pages if p["ad_id"] in golds]
+    sides = [("drafts", codings)] + ([("gold", gold)] if gold else [])
+    names = [s for s, _ in sides]
+    profiles = [Counter(c.profile or "(none)" for c in cs) for _, cs in sides]
+    labels = book.profile_names + sorted({p for c in profiles for p in c} - set(book.profile_names))
+    prof_rows = [(p, p, [c[p] for c in profiles]) for p in labels]
+    cats = [Counter(e.category for c in cs for e in (*c.quotes, *c.tools)) for _, cs in sides]
+    cat_rows = [(f"{cid} {cat.name}", f"{cid} {cat.name}", [c[cid] for c in cats])
+                for cid, cat in book.categories.items()]
+    return [bar_chart("Profiles", prof_rows, names),
+            bar_chart("Entries per category", cat_rows, names)]
+
+
+def run_summary(manifest: dict | None) -> list[tuple[str, str]]:
+    """The rows of the run table, from manifest.json."""
+    if not manifest:
+        return []
+    c, book = manifest.get("counts") or {}, manifest.get("codebook") or {}
+    cost = manifest.get("cost_usd")
+    rows = [
+        ("status", manifest.get("status")),
+        ("model", f"{manifest.get('model')} ({manifest.get('backend')})"),
+        ("codebook", f"{book.get('name')} {book.get('version')}"),
+        ("ads in input", c.get("ads")),
+        ("coded now / from cache / already done",
+         f"{c.get('coded')} / {c.get('from_cache')} / {c.get('already_done')}"),
+        ("failed", c.get("failed")),
+        ("quotes kept / dropped as ungrounded",
+         f"{c.get('quotes_kept')} / {c.get('quotes_dropped')}"),
+        ("prompt / completion tokens", f"{c.get('prompt_tokens')} / {c.get('completion_tokens')}"),
+        ("estimated cost", "unknown" if cost is None else f"${cost:.4f}"),
+        ("started", manifest.get("started")),
+        ("finished", manifest.get("finished")),
+    ]
+    return [(label, "" if value is None else str(value)) for label, value in rows]
+
+
+def index_row(page: dict, href: str | None, failure: dict | None = None) -> dict:
+    counts = page.get("counts", {})
+    ungrounded = counts.get("dropped", 0) + counts.get("not_found", 0)
+    flags = [{"name": name, "n": n}
+             for name, n in (("ungrounded", ungrounded), ("fuzzy", counts.get("fuzzy", 0))) if n]
+    return {**{k: page.get(k) for k in ("ad_id", "title", "organisation", "profile", "gold")},
+            "href": href, "counts": counts, "flags": flags,
+            "failed": failure["reason"] if failure else None}
+
+
+def page_names(ad_ids: list[str]) -> dict[str, str]:
+    """A safe, distinct file name per ad id (ids from a table may hold any character)."""
+    names, taken = {}, set()
+    for ad_id in ad_ids:
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", ad_id).strip("._") or "ad"
+        name, n = f"ad-{stem}.html", 1
+        while name.lower() in taken:
+            n += 1
+            name = f"ad-{stem}-{n}.html"
+        taken.add(name.lower())
+        names[ad_id] = name
+    return names
