@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 ADS ?= raw/
 OUT ?= drafts/
 GOLD ?= gold/
-PRED ?= $(OUT)
+PRED ?= $(OUT)/codings.jsonl
 MODEL ?=
 DATA ?= ../shared/data/jobads
 

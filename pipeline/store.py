@@ -7,12 +7,16 @@ import os
 import tempfile
 from pathlib import Path
 
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write `text` to `path` so readers see the old file or the new one, never a mix."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would make drafts and pages private
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
