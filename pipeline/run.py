@@ -22,7 +22,8 @@ from pipeline.goldmd import render
 from pipeline.llm import BACKEND_DEFAULTS, LLM, FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
 from pipeline.record import Coding
-from pipeline.store import append_line, atomic_write_text, read_records, write_records
+from pipeline.store import (append_line, atomic_write_text, read_records, remove_stale_temps,
+                            write_records)
 
 
 @dataclass
@@ -150,6 +151,7 @@ class Run:
 
     def plan(self) -> tuple[list[dict], list[Ad]]:
         self.out.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(self.out)  # half-written drafts of a killed run
         records = read_records(self.out / "codings.jsonl")
         done = self._done(records)
         input_ids = {ad.id for ad in self.ads}

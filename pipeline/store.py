@@ -28,6 +28,14 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def remove_stale_temps(folder: Path) -> list[Path]:
+    """Delete the temp files a killed atomic_write_text left in `folder` (`.<name>.*.tmp`)."""
+    stale = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
 def append_line(path: Path, record: dict) -> None:
     """Append one JSON line in a single write and fsync it, so a kill leaves whole lines."""
     line = json.dumps(record, ensure_ascii=False) + "\n"
