@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -176,6 +177,11 @@ class SimServer:
         daemon_threads = True
         sim: SimServer
 
+        def handle_error(self, request, client_address):
+            """A client that went away (killed, timed out) is no error of the server's."""
+            if not isinstance(sys.exc_info()[1], ConnectionError):
+                super().handle_error(request, client_address)
+
     def __init__(self, latency: float = 0.0, script: list[str] | None = None, hang: float = 30.0,
                  by_text: dict[str, list[str]] | None = None):
         self.latency = latency
@@ -218,8 +224,6 @@ def main() -> None:
     python -m bench.simserver [PORT] [LATENCY] [FAULT ...]: the faults answer the first
     requests in order (e.g. `429 500 ok ungrounded`), then every request is answered "ok".
     """
-    import sys
-
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399
     sim = SimServer(latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.5, script=sys.argv[3:])
     sim.httpd = SimServer.HTTP(("127.0.0.1", port), _Handler)
