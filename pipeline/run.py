@@ -22,8 +22,13 @@ from pipeline.goldmd import render
 from pipeline.llm import BACKEND_DEFAULTS, LLM, FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
 from pipeline.record import Coding
-from pipeline.store import (append_line, atomic_write_text, read_records, remove_stale_temps,
-                            write_records)
+from pipeline.store import (
+    append_line,
+    atomic_write_text,
+    read_records,
+    remove_stale_temps,
+    write_records,
+)
 
 
 @dataclass
@@ -337,6 +342,8 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
     """`autocode code`: everything that is checked before any LLM call, then the run."""
     import contextlib
 
+    from rich.markup import escape  # file names and server messages may hold [brackets]
+
     from pipeline.ads import TableFields, read_ads
     from pipeline.codebook import load_codebook
     from pipeline.embedded import NOTICE, embedded_backend, embedded_server
@@ -350,7 +357,7 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
                        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
                        for ad in batch.ads if len(ad.text) > max_ad_chars]
     for problem in batch.problems:
-        stderr.print(f"[yellow]autocode:[/yellow] {problem}", highlight=False)
+        stderr.print(f"[yellow]autocode:[/yellow] {escape(problem)}", highlight=False)
     if not batch.ads:
         raise InputError("no readable ads in " + ", ".join(map(str, ads)))
     examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
@@ -377,7 +384,7 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
                 run.progress = progress
                 manifest = run.execute()
         except FatalLLMError as exc:
-            stderr.print(f"[red]autocode:[/red] {exc}", highlight=False)
+            stderr.print(f"[red]autocode:[/red] {escape(str(exc))}", highlight=False)
             return 1
         except KeyboardInterrupt:
             stderr.print("[yellow]autocode: interrupted; finished ads are kept, "
