@@ -14,7 +14,8 @@ whatever the order in which concurrent requests arrive; other requests use `scri
 Faults: ok, 429, 429-retry-after, 500, 503, 401, 400, timeout (no answer for `hang` seconds),
 drop (connection closed mid-body), malformed (content is not JSON), length (finish_reason
 "length"), bad-category, bad-profile, ungrounded (a quote not in the ad), empty-choices,
-refusal, echo-headers (a 400 whose body repeats the request headers).
+refusal, echo-headers (a 400 whose body repeats the request headers), markup (a 400 whose
+message looks like rich console markup). `s.times` holds when each request arrived.
 """
 
 from __future__ import annotations
@@ -143,6 +144,8 @@ class _Handler(BaseHTTPRequestHandler):
             message = {"429": "Rate limit reached", "401": "Incorrect API key provided"}
             error = {"message": message.get(fault[:3], f"simulated {fault}"), "type": "sim"}
             return self._send(errors[fault], {"error": error}, headers)
+        if fault == "markup":
+            return self._send(400, {"error": {"message": "bad [bold]request[/bold] [/see docs]"}})
         if fault == "echo-headers":
             message = f"bad request; headers were {dict(self.headers)}"
             return self._send(400, {"error": {"message": message}})
@@ -190,12 +193,14 @@ class SimServer:
         self.hang = hang
         self.requests: list[dict] = []
         self.headers: list[dict] = []
+        self.times: list[float] = []  # time.monotonic() of each request, in arrival order
         self._lock = threading.Lock()
 
     def next_fault(self, body: dict, headers: dict) -> str:
         with self._lock:
             self.requests.append(body)
             self.headers.append(headers)
+            self.times.append(time.monotonic())
             message = ad_message_of(body)
             own = next((faults for key, faults in self.by_text.items() if key in message), None)
             if own is not None:
