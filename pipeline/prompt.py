@@ -130,11 +130,25 @@ def example_answer(coding: Coding) -> str:
     return json.dumps(answer, ensure_ascii=False)
 
 
+_SYSTEM: dict[tuple, tuple[Codebook, str]] = {}
+
+
+def system_prompt(codebook: Codebook, prompts_dir=PROMPTS_DIR) -> str:
+    """The rendered system.j2, once per codebook and template version (a run asks per ad)."""
+    template = Path(prompts_dir) / "system.j2"
+    key = (id(codebook), str(template), template.stat().st_mtime_ns)
+    cached = _SYSTEM.get(key)
+    if cached is None or cached[0] is not codebook:
+        cached = _SYSTEM[key] = (codebook, render_template("system.j2", prompts_dir,
+                                                           codebook=codebook))
+    return cached[1]
+
+
 def build_messages(
     codebook: Codebook, ad: Ad, examples: list[tuple[Ad, Coding]] = (), prompts_dir=PROMPTS_DIR
 ) -> list[dict]:
     """System prompt and few-shot examples (identical for every ad), then the ad."""
-    messages = [{"role": "system", "content": render_template("system.j2", prompts_dir, codebook=codebook)}]
+    messages = [{"role": "system", "content": system_prompt(codebook, prompts_dir)}]
     for example_ad, coding in examples:
         if example_ad.id == ad.id:
             continue  # never show the model the coding of the ad it is coding
