@@ -92,6 +92,10 @@ def ground_quote(quote: Quote, ad_text: str, folded_ad=None) -> Quote:
 
 def ground(coding: Coding, ad_text: str) -> Coding:
     """The coding with every quote's span and grounding status filled in."""
-    folded_ad = fold(ad_text)
-    quotes = [ground_quote(q, ad_text, folded_ad) for q in coding.quotes]
+    folded_ad = None  # folded only for the first quote that is not verbatim (most are)
+    quotes = []
+    for quote in coding.quotes:
+        if folded_ad is None and not (quote.text and quote.text in ad_text):
+            folded_ad = fold(ad_text)
+        quotes.append(ground_quote(quote, ad_text, folded_ad))
     return coding.model_copy(update={"quotes": quotes})

@@ -45,10 +45,11 @@ class CodingAnswer(BaseModel):
         ctx = info.context if info.context is not None else {}  # llm's is falsy
         if "ad_text" not in ctx:
             return self
-        folded = fold(ctx["ad_text"])
-        missing = [
-            q.text for q in self.quotes if locate(q.text, ctx["ad_text"], folded)[1] == "not_found"
-        ]
+        text = ctx["ad_text"]
+        missing = [q.text for q in self.quotes if not (q.text and q.text in text)]  # verbatim
+        if missing:  # folding the ad costs more than the rest of the check
+            folded = fold(text)
+            missing = [m for m in missing if locate(m, text, folded)[1] == "not_found"]
         state = ctx.get("state", {})
         if missing and state.get("attempts", 1) <= ctx.get("max_retries", 0):
             listed = "; ".join(json.dumps(m, ensure_ascii=False) for m in missing)
@@ -159,9 +160,17 @@ def build_messages(
 
 
 def prompt_hash(messages: list[dict]) -> str:
-    """SHA-256 of the static part (everything before the ad)."""
-    static = json.dumps(messages[:-1], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(static.encode("utf-8")).hexdigest()
+    """SHA-256 of the static part (everything before the ad), computed once per run."""
+    try:
+        return _static_hash(tuple(tuple(sorted(m.items())) for m in messages[:-1]))
+    except TypeError:  # a value that cannot be a dict key
+        return _static_hash.__wrapped__(tuple(tuple(sorted(m.items())) for m in messages[:-1]))
+
+
+@lru_cache(maxsize=16)
+def _static_hash(static: tuple) -> str:
+    blob = json.dumps([dict(m) for m in static], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def _unique(items: list, key) -> list:
