@@ -13,7 +13,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 stderr = Console(stderr=True)
 
@@ -31,9 +33,11 @@ def run_progress(total: int):
 
     def advance(outcome, stats):
         tokens = stats["prompt_tokens"] + stats["completion_tokens"]
-        bar.update(task, advance=1, failed=stats["failed"], tokens=tokens)
+        # the bar counts the ads this run codes, not those a resumed run skips
+        bar.update(task, advance=1, total=stats["to_code"], failed=stats["failed"], tokens=tokens)
         if outcome.reason:
-            bar.console.print(f"[red]failed[/red] {outcome.ad.id}: {outcome.reason}", highlight=False)
+            line = Text.assemble(("failed", "red"), f" {outcome.ad.id}: {outcome.reason}")
+            bar.console.print(line, highlight=False, soft_wrap=True)
 
     with bar:
         yield advance
@@ -41,7 +45,7 @@ def run_progress(total: int):
 
 def summary_table(manifest: dict, seconds: float) -> Table:
     counts = manifest["counts"]
-    table = Table(title=f"autocode code: {manifest['model']} ({manifest['backend']})",
+    table = Table(title=escape(f"autocode code: {manifest['model']} ({manifest['backend']})"),
                   show_header=False)
     cost = manifest["cost_usd"]
     rows = [

@@ -136,7 +136,7 @@ class Run:
         self.problems = list(problems)
         self.progress = progress
         self.out = Path(options.out)
-        self.stats = {"coded": 0, "from_cache": 0, "failed": 0, "quotes_kept": 0,
+        self.stats = {"to_code": 0, "coded": 0, "from_cache": 0, "failed": 0, "quotes_kept": 0,
                       "quotes_dropped": 0, "prompt_tokens": 0, "completion_tokens": 0}
         self.failures: list[dict] = []
         self.started = now()
@@ -165,7 +165,9 @@ class Run:
         atomic_write_text(self.out / "failures.jsonl", "")
         todo = [ad for ad in self.ads if ad.id not in done]
         self.already_done = len(self.ads) - len(todo)
-        return kept, todo[: self.opt.limit] if self.opt.limit is not None else todo
+        todo = todo[: self.opt.limit] if self.opt.limit is not None else todo
+        self.stats["to_code"] = len(todo)
+        return kept, todo
 
     def execute(self) -> dict:
         kept, todo = self.plan()
