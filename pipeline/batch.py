@@ -10,9 +10,7 @@ grounding are dropped and listed; `--reask` codes those ads once more online.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -57,23 +55,10 @@ def _offline(**_kwargs):
     raise RuntimeError("batch prepare and ingest make no online call")
 
 
-@contextlib.contextmanager
-def _quiet_instructor():
-    """LLM.request makes instructor log the whole captured request as an error; hush it."""
-    logger = logging.getLogger("instructor")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 def request_body(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
     """The body the online path would send for this ad on its first attempt."""
     request = prepare(ad, codebook, llm, options)
-    with _quiet_instructor():
-        return llm.request(request.messages, request.model_cls)
+    return llm.request(request.messages, request.model_cls)  # llm keeps instructor's log off
 
 
 def request_line(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
