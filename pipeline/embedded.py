@@ -94,7 +94,10 @@ def embedded_server(backend: Backend | None = None, n_ctx: int = 16384, threads:
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
            "--model_alias", backend.model, "--host", "127.0.0.1", "--port", str(port),
            "--n_ctx", str(n_ctx), "--n_threads", str(threads or os.cpu_count() or 2),
-           "--cache", "true" if prefix_cache else "false", "--verbose", "false"]
+           "--cache", "true" if prefix_cache else "false", "--verbose", "false",
+           # the server's default, logits for every prompt token (262k floats each for Gemma),
+           # made prompt evaluation ~10x slower and every prefix-cache entry gigabytes
+           "--logits_all", "false"]
     with open(log, "w") as handle:
         proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True,
