@@ -82,12 +82,17 @@ def response_model(
 
 
 def ad_passages(text: str, limit: int = 80) -> tuple[str, ...]:
-    """The ad's lines split into sentences, bullets stripped: what a quote may be."""
+    """The ad's lines split into sentences, bullets stripped: what a quote may be.
+
+    Sentences with a `"` or a backslash are left out: llama-cpp-python writes their JSON
+    escapes into the grammar unescaped, and the server then fails the request and dies.
+    """
     found: list[str] = []
     for line in text.splitlines():
         for sentence in re.split(r"(?<=[.!?;])\s+", line.strip(" \t-*•")):
             sentence = sentence.strip()
-            if len(sentence.split()) >= 3 and len(sentence) <= 300 and sentence not in found:
+            if len(sentence.split()) >= 3 and len(sentence) <= 300 and sentence not in found \
+                    and '"' not in sentence and "\\" not in sentence:
                 found.append(sentence)
     return tuple(found[:limit])
 
