@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from difflib import SequenceMatcher
 
 import krippendorff
 from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import cohen_kappa_score
 
 from pipeline.codebook import Codebook
 from pipeline.grounding import fold, fold_quote, locate
@@ -58,14 +56,15 @@ def cohen_kappa(gold: Sequence, pred: Sequence) -> float | None:
     """Cohen's kappa, or None when undefined (no items, or chance agreement is 1)."""
     if len(gold) != len(pred):
         raise ValueError("kappa needs two ratings per item")
-    # Expected agreement is 1 exactly when both raters use one and the same value;
-    # sklearn would return nan with a warning there.
+    # Expected agreement is 1 exactly when both raters use one and the same value.
     if not gold or len(set(gold) | set(pred)) < 2:
         return None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value = float(cohen_kappa_score(list(gold), list(pred)))
-    return None if math.isnan(value) else value
+    # (po - pe) / (1 - pe), sklearn's cohen_kappa_score unweighted, without its 0.7 s import
+    n = len(gold)
+    observed = sum(g == p for g, p in zip(gold, pred, strict=True)) / n
+    gold_counts, pred_counts = Counter(gold), Counter(pred)
+    expected = sum(count * pred_counts[value] for value, count in gold_counts.items()) / n / n
+    return (observed - expected) / (1 - expected)
 
 
 def krippendorff_alpha(gold: Sequence, pred: Sequence) -> float | None:
@@ -152,13 +151,15 @@ class _Passages:
 
     def __init__(self, ad_text: str | None):
         self.ad_text = ad_text
-        self.folded_ad = fold(ad_text) if ad_text is not None else None
+        self.folded_ad = None  # folded on the first quote not found verbatim (most are)
         self._spans: dict[str, tuple[int, int] | None] = {}
 
     def span(self, text: str) -> tuple[int, int] | None:
         if self.ad_text is None:
             return None
         if text not in self._spans:
+            if self.folded_ad is None and not (text and text in self.ad_text):
+                self.folded_ad = fold(self.ad_text)
             self._spans[text] = locate(text, self.ad_text, self.folded_ad)[0]
         return self._spans[text]
 
