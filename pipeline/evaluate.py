@@ -27,7 +27,7 @@ import krippendorff
 from scipy.optimize import linear_sum_assignment
 
 from pipeline.codebook import Codebook
-from pipeline.grounding import fold, fold_quote, locate
+from pipeline.grounding import fold, fold_quote, fold_text, locate
 from pipeline.record import Coding, Quote, Tool
 
 MODES = ("strict", "partial")
@@ -303,7 +303,7 @@ def tool_key(name: str) -> str:
     `+` and `#` stay because they tell languages apart (C, C++, C#).
     """
     bare = re.sub(r"\([^)]*\)", " ", name)
-    folded = fold(bare)[0]
+    folded = fold_text(bare)
     key = "".join(ch for ch in folded if ch.isalnum() or ch in "+#")
     return key or folded.strip()
 

@@ -13,6 +13,8 @@ Statuses, tried in order:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from rapidfuzz import fuzz
 
 from pipeline.record import Coding, Quote
@@ -25,6 +27,7 @@ FOLD = {
     "‐": "-", "‑": "-", "–": "-", "—": "-", "…": "...",
 }
 EDGE_MARKS = " .,;:!?'\"…-"
+_FOLD_TABLE = str.maketrans(FOLD)
 
 
 def fold(text: str) -> tuple[str, list[int]]:
@@ -46,9 +49,17 @@ def fold(text: str) -> tuple[str, list[int]]:
     return "".join(out), origin
 
 
+def fold_text(text: str) -> str:
+    """`fold(text)[0]` without the origins, in C string methods (~40x faster)."""
+    if "\u03a3" in text:  # str.lower() of a whole string lowers a final capital sigma to ς
+        return fold(text)[0]
+    return " ".join(text.translate(_FOLD_TABLE).lower().split())
+
+
+@lru_cache(maxsize=8192)  # evaluation compares every gold quote with every predicted one
 def fold_quote(quote: str) -> str:
     """A quote folded for matching; the ellipses and punctuation at its edges go too."""
-    return fold(quote)[0].strip(EDGE_MARKS)
+    return fold_text(quote).strip(EDGE_MARKS)
 
 
 def locate(quote: str, ad_text: str, folded_ad: tuple[str, list[int]] | None = None):
