@@ -1,0 +1,153 @@
+"""Benchmark 5: the embedded model (default GGUF) on the dev ads: time, prefix cache, scores.
+
+Prefix reuse in llama-cpp-python comes from two places. `--cache true` keeps a RAM cache
+of saved states and restores the one with the longest common prefix. But a `Llama` also
+keeps the tokens of its previous evaluation in its context and evaluates only what
+follows the common prefix, whatever `--cache` says: coding ads one after another, every
+ad after the first reuses the system prompt either way. So "cache off" here is
+`--cache false` plus a short unrelated request before every coding request, which
+replaces the context; its time is not counted. A probe with one-token answers shows both
+effects (prompt evaluation only), and full codings give the seconds per ad.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import openai
+
+from pipeline.ads import Ad
+from pipeline.codebook import Codebook
+from pipeline.embedded import embedded_server
+from pipeline.llm import BACKEND_DEFAULTS, LLM, DiskCache, json_object_schema
+from pipeline.run import Run, RunOptions, code_one, prepare
+
+FILLER = [{"role": "user", "content": "Name a colour."}]
+
+
+class Evicting:
+    """A `create` for the LLM seam that first replaces the server's context (time kept)."""
+
+    def __init__(self, client: openai.OpenAI, model: str, evict: bool):
+        self.client, self.model, self.evict = client, model, evict
+        self.create = json_object_schema(client.chat.completions.create)
+        self.evict_s = 0.0
+
+    def __call__(self, **kwargs):
+        if self.evict:
+            start = time.perf_counter()
+            self.client.chat.completions.create(model=self.model, messages=FILLER, max_tokens=1)
+            self.evict_s += time.perf_counter() - start
+        return self.create(**kwargs)
+
+
+def _llm(backend, evict: bool) -> tuple[LLM, Evicting]:
+    defaults = BACKEND_DEFAULTS["embedded"]
+    client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key, max_retries=0,
+                           timeout=defaults["timeout"])
+    seam = Evicting(client, backend.model, evict)
+    llm = LLM(backend, create=seam, cache=DiskCache(None), max_retries=defaults["max_retries"],
+              max_tokens=defaults["max_tokens"], timeout=defaults["timeout"])
+    return llm, seam
+
+
+def _code(ads: list[Ad], book: Codebook, llm: LLM, seam: Evicting, out: Path) -> list[dict]:
+    """Code `ads` one at a time through Run; per ad: seconds (eviction excluded) and usage."""
+    timings: list[dict] = []
+
+    def timed(ad, codebook, llm_, options):
+        evicted, start = seam.evict_s, time.perf_counter()
+        outcome = code_one(ad, codebook, llm_, options)
+        usage = (outcome.record or {}).get("usage") or {}
+        timings.append({"ad": ad.id, "seconds": round(time.perf_counter() - start
+                                                      - (seam.evict_s - evicted), 1),
+                        "coded": outcome.record is not None, "reason": outcome.reason,
+                        "completion_tokens": usage.get("completion_tokens")})
+        return outcome
+
+    Run(ads, book, llm, RunOptions(out, concurrency=1), coder=timed).execute()
+    return timings
+
+
+def _renamed(ad: Ad, tag: str) -> Ad:
+    """The ad under another id: its prompt then differs right after the static part, so no
+    cache can hold more than the static prefix of it."""
+    return Ad(f"{tag}-{ad.id}", ad.text, ad.source, ad.title, ad.organisation)
+
+
+def _probe(llm: LLM, seam: Evicting, book: Codebook, steps: list[tuple[str, Ad, bool]]) -> dict:
+    """Seconds of one-token answers to real coding requests: prompt evaluation only."""
+    seconds = {}
+    for label, ad, evict in steps:
+        seam.evict = evict
+        request = prepare(ad, book, llm, RunOptions(Path("unused")))
+        kwargs = llm.request(request.messages, request.model_cls) | {"max_tokens": 1}
+        evicted, start = seam.evict_s, time.perf_counter()
+        seam(**kwargs)
+        seconds[label] = round(time.perf_counter() - start - (seam.evict_s - evicted), 2)
+    seam.evict = False
+    return seconds
+
+
+def cache_on(ads: list[Ad], book: Codebook, out: Path) -> dict:
+    """The default server (`--cache true`): code every ad, then probe the RAM cache."""
+    start = time.perf_counter()
+    with embedded_server(prefix_cache=True) as backend:
+        started = time.perf_counter() - start
+        llm, seam = _llm(backend, evict=False)
+        timings = _code(ads, book, llm, seam, out)
+        probe = _probe(llm, seam, book, [("cache_true_after_filler", _renamed(ads[2], "e"), True)])
+    return {"server_start_s": round(started, 1), "per_ad": timings, "probe": probe,
+            "model": backend.model}
+
+
+def cache_off(ads: list[Ad], book: Codebook, off_ads: int, out: Path) -> dict:
+    """`--cache false`: code `off_ads` ads with eviction, then probe in-context reuse."""
+    with embedded_server(prefix_cache=False) as backend:
+        llm, seam = _llm(backend, evict=True)
+        timings = _code(ads[1:1 + off_ads], book, llm, seam, out)
+        probe = _probe(llm, seam, book, [  # the last coding request is still in the context
+            ("cache_false_next_ad", _renamed(ads[2], "c"), False),
+            ("cache_false_after_filler", _renamed(ads[2], "d"), True)])
+    return {"per_ad": timings, "probe": probe}
+
+
+def scores(gold: Path, out: Path, raw: Path, book: Codebook) -> dict:
+    """Headline agreement of the drafts with the dev gold (the eval command's numbers)."""
+    from pipeline.report import load_and_evaluate
+
+    report = load_and_evaluate(gold, out / "codings.jsonl", raw, book, warn=lambda _: None)
+    quotes, tools = report["quotes"], report["tools"]
+    return {"paired_ads": len(report["ads"]["paired"]),
+            "profile_accuracy": report["profile"]["accuracy"],
+            "profile_kappa": report["profile"]["kappa"],
+            "quote_f1_strict": quotes["strict"]["f1"], "quote_f1_partial": quotes["partial"]["f1"],
+            "presence_macro_kappa": report["presence"]["macro_kappa"],
+            "tool_f1_name": tools["name"]["f1"]}
+
+
+def embedded_bench(raw: Path, gold: Path, ads: list[Ad], book: Codebook, work: Path,
+                   off_ads: int = 1) -> dict:
+    """Cache on for every ad (and their scores), cache off for `off_ads` of them."""
+    on = cache_on(ads, book, work / "on")
+    off = cache_off(ads, book, off_ads, work / "off")
+    measured = {t["ad"] for t in off["per_ad"]}
+    on_same = [t["seconds"] for t in on["per_ad"] if t["ad"] in measured]
+    off_s = [t["seconds"] for t in off["per_ad"]]
+    coded = [t for t in on["per_ad"] if t["coded"]]
+    return {
+        "model": on["model"], "ads": len(ads), "coded": len(coded),
+        "failed": {t["ad"]: t["reason"] for t in on["per_ad"] if not t["coded"]},
+        "seconds_per_ad_on": round(statistics.mean(t["seconds"] for t in on["per_ad"]), 1),
+        "seconds_per_ad_off": round(statistics.mean(off_s), 1),
+        "off_ads": sorted(measured), "on_same_ads_s": round(statistics.mean(on_same), 1),
+        "ratio_off_to_on": round(statistics.mean(off_s) / statistics.mean(on_same), 2),
+        "completion_tokens_per_ad": round(statistics.mean(
+            t["completion_tokens"] for t in coded), 1) if coded else None,
+        "server_start_s": on["server_start_s"],
+        "probe_ad": ads[2].id, "probe_s": off["probe"] | on["probe"],
+        "per_ad_on": on["per_ad"], "per_ad_off": off["per_ad"],
+        "scores": scores(gold, work / "on", raw, book),
+    }

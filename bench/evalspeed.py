@@ -1,0 +1,85 @@
+"""Benchmark 3: `autocode eval` on the coded corpus against a perturbed copy of itself.
+
+The coded ads (drafts from the simulated server, one `<id>.md` each) are the gold side;
+the prediction side is their codings.jsonl after a seeded perturbation that leaves every
+metric with work to do: quotes dropped, cut shorter (partial matches), moved to another
+category; tools dropped or renamed; profiles changed. The ad texts are written as
+`<id>.txt` so partial matching uses character spans, as a real evaluation would.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pipeline.ads import Ad
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def perturb(record: dict, rng: random.Random, categories: list[str], profiles: list[str]) -> dict:
+    """A copy of one coding record, changed the way a second coder might change it."""
+    quotes = []
+    for quote in record["quotes"]:
+        roll = rng.random()
+        if roll < 0.15:
+            continue  # missed
+        quote = dict(quote, span=None, grounding=None)
+        words = quote["text"].split()
+        if roll < 0.35 and len(words) > 4:
+            quote["text"] = " ".join(words[1:-1])  # cut at both ends: a partial match
+        elif roll < 0.45:
+            quote["category"] = rng.choice(categories)
+        quotes.append(quote)
+    tools = [dict(t, name=t["name"] + " (cloud)") if rng.random() < 0.2 else t
+             for t in record["tools"] if rng.random() > 0.15]
+    profile = rng.choice(profiles) if rng.random() < 0.25 else record["profile"]
+    return dict(record, quotes=quotes, tools=tools, profile=profile)
+
+
+def prepare(coded_dir: Path, ads: list[Ad], work: Path, categories: list[str],
+            profiles: list[str], seed: int = 7) -> tuple[Path, Path]:
+    """Write the perturbed codings.jsonl and the ad texts; return (pred file, ads folder)."""
+    rng = random.Random(seed)
+    records = [json.loads(line) for line in (coded_dir / "codings.jsonl").open(encoding="utf-8")]
+    pred = work / "perturbed.jsonl"
+    with pred.open("w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(perturb(record, rng, categories, profiles)) + "\n")
+    texts = work / "ads"
+    texts.mkdir(exist_ok=True)
+    for ad in ads:
+        (texts / f"{ad.id}.txt").write_text(ad.text, encoding="utf-8")
+    return pred, texts
+
+
+def eval_speed(coded_dir: Path, ads: list[Ad], work: Path, categories: list[str],
+               profiles: list[str], runs: int = 3) -> dict:
+    """Median wall seconds of the whole `autocode eval` command (start-up included)."""
+    pred, texts = prepare(coded_dir, ads, work, categories, profiles)
+    report = work / "report.json"
+    cmd = [sys.executable, "-m", "pipeline.cli", "eval", "--gold", str(coded_dir),
+           "--pred", str(pred), "--ads", str(texts), "--json", str(report)]
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
+    result = json.loads(report.read_text(encoding="utf-8"))
+    times.sort()
+    return {"seconds": round(times[len(times) // 2], 2), "runs": [round(t, 2) for t in times],
+            "paired_ads": len(result["ads"]["paired"]),
+            "quote_tp_fp_fn_partial": [result["quotes"]["partial"][k] for k in ("tp", "fp", "fn")],
+            "quote_f1_partial": round(result["quotes"]["partial"]["f1"], 3),
+            "quote_f1_strict": round(result["quotes"]["strict"]["f1"], 3),
+            "profile_kappa": _round(result["profile"]["kappa"])}
+
+
+def _round(value):
+    return None if value is None else round(value, 3)

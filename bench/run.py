@@ -1,0 +1,195 @@
+"""`make bench [DATA=../shared/data/jobads]`: speed, scale, cost and quality, side by side.
+
+    python -m bench.run --data ../shared/data/jobads            # everything (~13 min)
+    python -m bench.run --data ... --only concurrency,eval      # re-run some parts
+
+Parts: concurrency, overhead (with start-up), eval, embedded, tokens (with cost). Each
+part's figures replace that part's in bench/results.json; the others are kept from the
+last run, so a disturbed part can be re-run alone. The tables are printed and rewritten
+in BENCHMARKS.md. A part whose data is missing is skipped with the reason. Nothing of the
+data is written into the repository: work files go to a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PARTS = ("concurrency", "overhead", "eval", "embedded", "tokens")
+PACKAGES = ("openai", "instructor", "pydantic", "llama_cpp_python", "jinja2", "rapidfuzz",
+            "scikit-learn", "rich")
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor() or "unknown")
+    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpus": os.cpu_count(), "cpu_model": cpu, "memory_gb": round(mem / 2**20, 1),
+            "python": platform.python_version(),
+            "packages": {p: _version(p) for p in PACKAGES}}
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _corpus(data: Path):
+    """(ads, codebook) of ads.jsonl, or the reason it cannot be read."""
+    from pipeline.ads import read_ads
+    from pipeline.codebook import load_codebook
+
+    path = data / "ads.jsonl"
+    if not path.is_file():
+        return None, f"no {path} (pass --data; DATA= for make)"
+    return (read_ads([path]).ads, load_codebook(None)), None
+
+
+def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> None:
+    from bench import cost, evalspeed, throughput
+
+    corpus, missing = _corpus(data)
+    ads, book = corpus if corpus else (None, None)
+    for part in parts:
+        if part in ("concurrency", "overhead", "eval", "tokens") and corpus is None:
+            results["skipped"][part] = missing
+            continue
+        start, load = time.perf_counter(), _load()
+        print(f"bench: {part} ...", file=sys.stderr, flush=True)
+        if part == "concurrency":
+            res = throughput.concurrency_scaling(ads[: args.ads], ads[-1], book, args.levels,
+                                                 args.latency)
+            results["concurrency"] = [{k: row[k] for k in ("concurrency", "ads_per_s",
+                                                           "efficiency")} for row in res["rows"]]
+        elif part == "overhead":
+            res = throughput.overhead(ads, book, data / "ads.jsonl", work)
+            results["overhead_ms_per_ad"] = res["ms_per_ad"]
+            results["details"]["startup"] = throughput.startup()
+            results["startup_s"] = results["details"]["startup"]["help_s"]
+        elif part == "eval":
+            if not (work / "coded" / "codings.jsonl").exists():
+                with throughput.sim_server(0.0) as url:
+                    throughput.run_ads(ads, book, throughput.make_llm(url, None),
+                                       work / "coded", 8)
+            res = evalspeed.eval_speed(work / "coded", ads, work, list(book.ids_of_kind("quotes")),
+                                       book.profile_names)
+            results["eval_s"] = res["seconds"]
+        elif part == "embedded":
+            res = _embedded(data, args, work, results)
+            if res is None:
+                continue
+        elif part == "tokens":
+            res = cost.count_tokens(ads, book)
+            results["tokens"] = res
+            _cost(results)
+        results["details"][part] = res
+        results["conditions"][part] = {"load_before": load, "load_after": _load(),
+                                       "seconds": round(time.perf_counter() - start, 1)}
+        results["skipped"].pop(part, None)
+
+
+def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
+    from bench import embedded
+    from pipeline.ads import read_ads
+    from pipeline.codebook import load_codebook
+    from pipeline.embedded import gguf_path
+    from pipeline.errors import InputError
+
+    raw, gold = data / "dev" / "raw", data / "dev" / "gold"
+    if not (raw.is_dir() and gold.is_dir()):
+        results["skipped"]["embedded"] = f"no {raw} or {gold}"
+        return None
+    try:
+        gguf_path()
+    except InputError as exc:
+        results["skipped"]["embedded"] = str(exc)
+        return None
+    res = embedded.embedded_bench(raw, gold, read_ads([raw]).ads, load_codebook(None),
+                                  work / "embedded", args.off_ads)
+    results["embedded"] = {k: v for k, v in res.items() if not k.startswith("per_ad")}
+    _cost(results)
+    return res
+
+
+def _cost(results: dict) -> None:
+    """Cost needs the token counts and the embedded run's completion tokens per ad."""
+    from bench.cost import cost_per_1000
+    from pipeline.run import load_prices
+
+    completion = (results.get("embedded") or {}).get("completion_tokens_per_ad")
+    if results.get("tokens") and completion:
+        results["cost_per_1000_ads"] = cost_per_1000(results["tokens"], completion,
+                                                     load_prices(None))
+
+
+def conditions_note(results: dict) -> str:
+    parts = ", ".join(f"{p} {c['seconds']} s (load {c['load_before']} -> {c['load_after']})"
+                      for p, c in results["conditions"].items())
+    return (f"1-minute load average before -> after each part, on {os.cpu_count()} CPUs shared "
+            f"with other work: {parts}.")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
+        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/jobads")
+    parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
+    parser.add_argument("--ads", type=int, default=200, help="ads for the concurrency part")
+    parser.add_argument("--levels", default="1,4,16,32", help="concurrency levels")
+    parser.add_argument("--latency", type=float, default=0.5, help="simulated s per request")
+    parser.add_argument("--off-ads", type=int, default=1,
+                        help="dev ads coded with the embedded model's prefix cache off")
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
+    parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    args.levels = tuple(int(x) for x in args.levels.split(","))
+    args.parts = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = set(args.parts) - set(PARTS)
+    if unknown:
+        parser.error(f"unknown part(s) {', '.join(sorted(unknown))}; parts: {', '.join(PARTS)}")
+    return args
+
+
+def main(argv=None) -> int:
+    from rich.console import Console
+
+    from bench import report
+
+    args = parse_args(argv)
+    results = json.loads(args.results.read_text()) if args.results.exists() else {}
+    for key in ("details", "conditions", "skipped"):
+        results.setdefault(key, {})
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="autocode-bench-") as tmp:
+        run_parts(args.parts, args.data.resolve(), args, Path(tmp), results)
+    results["machine"] = machine()
+    results["total_s"] = round(time.perf_counter() - start, 1)
+    results["conditions_note"] = conditions_note(results)
+    args.results.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+    report.print_tables(results, Console())
+    report.rewrite(args.markdown, results)
+    print(f"bench: {results['total_s']} s; wrote {args.results} and {args.markdown}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
