@@ -79,7 +79,9 @@ def parse_cmd(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | N
         if ad_file and ad_file.exists():
             coding = ground(coding, ad_file.read_text(encoding="utf-8"))
         elif ad_file:
-            click.echo(f"autocode: {path}: no ad text at {ad_file}; quotes left ungrounded", err=True)
+            click.echo(
+                f"autocode: {path}: no ad text at {ad_file}; quotes left ungrounded", err=True
+            )
         click.echo(coding.model_dump_json())
     if failed:
         sys.exit(2)
@@ -87,38 +89,92 @@ def parse_cmd(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | N
 
 @main.command("code")
 @click.argument("ads", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("drafts"),
-              show_default=True, help="Folder for drafts, codings.jsonl, failures.jsonl, manifest.json.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("drafts"),
+    show_default=True,
+    help="Folder for drafts, codings.jsonl, failures.jsonl, manifest.json.",
+)
 @codebook_option
-@click.option("--model", help="Model name (default: gpt-4o-mini on OpenAI; the embedded GGUF offline).")
-@click.option("--mode", type=click.Choice(["tools", "json_schema", "json", "md_json"]),
-              help="instructor mode (default: tools for OpenAI, json_schema for other servers).")
-@click.option("--concurrency", type=click.IntRange(1, 256),
-              help="Requests in flight (default: 1 embedded, 4 local server, 8 OpenAI).")
+@click.option(
+    "--model", help="Model name (default: gpt-4o-mini on OpenAI; the embedded GGUF offline)."
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["tools", "json_schema", "json", "md_json"]),
+    help="instructor mode (default: tools for OpenAI, json_schema for other servers).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    help="Requests in flight (default: 1 embedded, 4 local server, 8 OpenAI).",
+)
 @click.option("--limit", type=click.IntRange(0), help="Code at most N ads not yet coded.")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and codings already in OUT.")
-@click.option("--max-retries", type=click.IntRange(0, 10),
-              help="Re-asks when an answer fails validation, e.g. a quote not in the ad "
-                   "(default 2; 1 embedded).")
-@click.option("--max-tokens", type=click.IntRange(64),
-              help="Completion token limit (default 4096; 1024 embedded).")
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 10),
+    help="Re-asks when an answer fails validation, e.g. a quote not in the ad "
+    "(default 2; 1 embedded).",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(64),
+    help="Completion token limit (default 4096; 1024 embedded).",
+)
 @click.option("--temperature", type=float, default=0.0, show_default=True)
 @click.option("--timeout", type=float, help="Seconds per request (default 120; 600 embedded).")
-@click.option("--examples", "n_examples", type=click.IntRange(0), default=0, show_default=True,
-              help="Few-shot examples from gold codings (never the ad being coded).")
-@click.option("--examples-gold", type=click.Path(file_okay=False, path_type=Path), default=Path("gold"),
-              show_default=True, help="Gold codings for --examples.")
-@click.option("--examples-ads", type=click.Path(file_okay=False, path_type=Path), default=Path("raw"),
-              show_default=True, help="Ad texts (<id>.txt) of those gold codings.")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".autocode-cache"), show_default=True, help="LLM exchange cache.")
-@click.option("--prices", type=click.Path(dir_okay=False, path_type=Path),
-              help="Price table YAML (default: the bundled one, or AUTOCODE_PRICES).")
+@click.option(
+    "--examples",
+    "n_examples",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="Few-shot examples from gold codings (never the ad being coded).",
+)
+@click.option(
+    "--examples-gold",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("gold"),
+    show_default=True,
+    help="Gold codings for --examples.",
+)
+@click.option(
+    "--examples-ads",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("raw"),
+    show_default=True,
+    help="Ad texts (<id>.txt) of those gold codings.",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".autocode-cache"),
+    show_default=True,
+    help="LLM exchange cache.",
+)
+@click.option(
+    "--prices",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Price table YAML (default: the bundled one, or AUTOCODE_PRICES).",
+)
 @click.option("--id-field", default="id", show_default=True, help="Id column of .jsonl/.csv input.")
-@click.option("--text-field", "text_fields", multiple=True,
-              help="Text column(s) of .jsonl/.csv input, joined by a blank line [default: title, description].")
-@click.option("--max-ad-chars", type=click.IntRange(100), default=20000, show_default=True,
-              help="Longer ads are truncated, with a warning in their record.")
+@click.option(
+    "--text-field",
+    "text_fields",
+    multiple=True,
+    help="Text column(s) of .jsonl/.csv input, joined by a blank line "
+    "[default: title, description].",
+)
+@click.option(
+    "--max-ad-chars",
+    type=click.IntRange(100),
+    default=20000,
+    show_default=True,
+    help="Longer ads are truncated, with a warning in their record.",
+)
 def code_cmd(**options) -> None:
     """Draft a coding for every ad with an LLM.
 
@@ -155,13 +211,24 @@ def code_cmd(**options) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Folder of <id>.txt ads: partial quote matching then uses character spans.",
 )
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report as JSON here.")
-@click.option("--markdown", "markdown_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report as Markdown here.")
-@click.option("--min-kappa", type=float, default=None,
-              help="Exit 1 when profile kappa or presence macro kappa is below this "
-                   "(or undefined).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as JSON here.",
+)
+@click.option(
+    "--markdown",
+    "markdown_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report as Markdown here.",
+)
+@click.option(
+    "--min-kappa",
+    type=float,
+    default=None,
+    help="Exit 1 when profile kappa or presence macro kappa is below this (or undefined).",
+)
 @codebook_option
 def eval_cmd(
     gold: Path,
@@ -210,12 +277,16 @@ from pipeline.batch_cli import batch  # noqa: E402 - the `autocode batch` group 
 main.add_command(batch)
 
 
-id_field_option = click.option("--id-field", default="id", show_default=True,
-                               help="Id column of .jsonl/.csv ads.")
+id_field_option = click.option(
+    "--id-field", default="id", show_default=True, help="Id column of .jsonl/.csv ads."
+)
 text_field_option = click.option(
-    "--text-field", "text_fields", multiple=True,
+    "--text-field",
+    "text_fields",
+    multiple=True,
     help="Text column(s) of .jsonl/.csv ads, as given to `autocode code` "
-         "[default: title, description].")
+    "[default: title, description].",
+)
 
 
 def _fields(id_field: str, text_fields: tuple[str, ...]):
@@ -226,19 +297,36 @@ def _fields(id_field: str, text_fields: tuple[str, ...]):
 
 @main.command("review")
 @click.argument("out", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--ads", type=click.Path(exists=True, path_type=Path),
-              help="The ads that were coded (folder, .jsonl or .csv): shown with every quote "
-                   "highlighted.")
-@click.option("--gold", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of gold <id>.md codings: each quote is marked matched, missed or "
-                   "extra, as `autocode eval` matches them.")
-@click.option("--html", type=click.Path(file_okay=False, path_type=Path), default=Path("review"),
-              show_default=True, help="Folder for the site: index.html and a page per ad.")
+@click.option(
+    "--ads",
+    type=click.Path(exists=True, path_type=Path),
+    help="The ads that were coded (folder, .jsonl or .csv): shown with every quote highlighted.",
+)
+@click.option(
+    "--gold",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of gold <id>.md codings: each quote is marked matched, missed or "
+    "extra, as `autocode eval` matches them.",
+)
+@click.option(
+    "--html",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("review"),
+    show_default=True,
+    help="Folder for the site: index.html and a page per ad.",
+)
 @id_field_option
 @text_field_option
 @codebook_option
-def review_cmd(out: Path, ads: Path | None, gold: Path | None, html: Path, id_field: str,
-               text_fields: tuple[str, ...], codebook_path: Path | None) -> None:
+def review_cmd(
+    out: Path,
+    ads: Path | None,
+    gold: Path | None,
+    html: Path,
+    id_field: str,
+    text_fields: tuple[str, ...],
+    codebook_path: Path | None,
+) -> None:
     """Write a static site to read every draft beside its ad; prints the index page's path.
 
     OUT is the folder of `autocode code` (codings.jsonl, or the *.md drafts). Each
@@ -253,23 +341,44 @@ def review_cmd(out: Path, ads: Path | None, gold: Path | None, html: Path, id_fi
     """
     from pipeline.review import review_command
 
-    index = review_command(out, ads, gold, html, codebook_path, _fields(id_field, text_fields),
-                           warn=lambda msg: click.echo(f"autocode: {msg}", err=True))
+    index = review_command(
+        out,
+        ads,
+        gold,
+        html,
+        codebook_path,
+        _fields(id_field, text_fields),
+        warn=lambda msg: click.echo(f"autocode: {msg}", err=True),
+    )
     click.echo(index)
 
 
 @main.command("accept")
-@click.argument("drafts", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--gold", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Gold folder: each draft is written there as <id>.md.")
-@click.option("--ads", type=click.Path(exists=True, path_type=Path),
-              help="The ads (folder, .jsonl or .csv): every quote must be found in its ad.")
+@click.argument(
+    "drafts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--gold",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Gold folder: each draft is written there as <id>.md.",
+)
+@click.option(
+    "--ads",
+    type=click.Path(exists=True, path_type=Path),
+    help="The ads (folder, .jsonl or .csv): every quote must be found in its ad.",
+)
 @id_field_option
 @text_field_option
 @codebook_option
-def accept_cmd(drafts: tuple[Path, ...], gold: Path, ads: Path | None, id_field: str,
-               text_fields: tuple[str, ...], codebook_path: Path | None) -> None:
+def accept_cmd(
+    drafts: tuple[Path, ...],
+    gold: Path,
+    ads: Path | None,
+    id_field: str,
+    text_fields: tuple[str, ...],
+    codebook_path: Path | None,
+) -> None:
     """Check corrected drafts and write them into the gold folder, without review notes.
 
     A draft must parse, use only categories and profiles of the codebook, name a

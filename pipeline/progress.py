@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -13,7 +14,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -24,10 +24,16 @@ stderr = Console(stderr=True)
 def run_progress(total: int):
     """Yield a callback for Run(progress=...) that advances a bar of `total` ads."""
     bar = Progress(
-        TextColumn("coding"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[failed]} failed"), TextColumn("{task.fields[tokens]:,} tokens"),
-        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-        console=stderr, transient=False,
+        TextColumn("coding"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[failed]} failed"),
+        TextColumn("{task.fields[tokens]:,} tokens"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=stderr,
+        transient=False,
     )
     task = bar.add_task("coding", total=total, failed=0, tokens=0)
 
@@ -45,8 +51,10 @@ def run_progress(total: int):
 
 def summary_table(manifest: dict, seconds: float) -> Table:
     counts = manifest["counts"]
-    table = Table(title=escape(f"autocode code: {manifest['model']} ({manifest['backend']})"),
-                  show_header=False)
+    table = Table(
+        title=escape(f"autocode code: {manifest['model']} ({manifest['backend']})"),
+        show_header=False,
+    )
     cost = manifest["cost_usd"]
     rows = [
         ("ads in input", counts["ads"]),
@@ -55,8 +63,14 @@ def summary_table(manifest: dict, seconds: float) -> Table:
         ("failed", counts["failed"]),
         ("quotes kept", counts["quotes_kept"]),
         ("quotes dropped as ungrounded", counts["quotes_dropped"]),
-        ("prompt / completion tokens", f"{counts['prompt_tokens']:,} / {counts['completion_tokens']:,}"),
-        ("estimated cost", "unknown (model not in the price table)" if cost is None else f"${cost:.4f}"),
+        (
+            "prompt / completion tokens",
+            f"{counts['prompt_tokens']:,} / {counts['completion_tokens']:,}",
+        ),
+        (
+            "estimated cost",
+            "unknown (model not in the price table)" if cost is None else f"${cost:.4f}",
+        ),
         ("wall time", f"{seconds:.1f} s"),
         ("status", manifest["status"]),
     ]

@@ -91,8 +91,13 @@ def ad_passages(text: str, limit: int = 80) -> tuple[str, ...]:
     for line in text.splitlines():
         for sentence in re.split(r"(?<=[.!?;])\s+", line.strip(" \t-*•")):
             sentence = sentence.strip()
-            if len(sentence.split()) >= 3 and len(sentence) <= 300 and sentence not in found \
-                    and '"' not in sentence and "\\" not in sentence:
+            if (
+                len(sentence.split()) >= 3
+                and len(sentence) <= 300
+                and sentence not in found
+                and '"' not in sentence
+                and "\\" not in sentence
+            ):
                 found.append(sentence)
     return tuple(found[:limit])
 
@@ -106,9 +111,14 @@ def _build_response_model(
     quote = create_model(
         "QuoteAnswer",
         category=(quote_ids, Field(description="Codebook category id")),
-        text=(Literal[passages] if passages else str,  # type: ignore[valid-type]
-              Field(min_length=1, description="Verbatim passage")),
-        translation=(str | None, Field(default=None, description="English translation if not English")),
+        text=(
+            Literal[passages] if passages else str,  # type: ignore[valid-type]
+            Field(min_length=1, description="Verbatim passage"),
+        ),
+        translation=(
+            str | None,
+            Field(default=None, description="English translation if not English"),
+        ),
     )
     tool = create_model(
         "ToolAnswer",
@@ -128,7 +138,9 @@ def _build_response_model(
 def example_answer(coding: Coding) -> str:
     """A gold coding written as the answer the LLM is asked for (for few-shot examples)."""
     answer = {
-        "quotes": [{"category": q.category, "text": q.text, "translation": q.note} for q in coding.quotes],
+        "quotes": [
+            {"category": q.category, "text": q.text, "translation": q.note} for q in coding.quotes
+        ],
         "tools": [{"category": t.category, "name": t.name} for t in coding.tools],
         "reasoning": coding.reasoning or "",
         "profile": coding.profile,
@@ -145,8 +157,10 @@ def system_prompt(codebook: Codebook, prompts_dir=PROMPTS_DIR) -> str:
     key = (id(codebook), str(template), template.stat().st_mtime_ns)
     cached = _SYSTEM.get(key)
     if cached is None or cached[0] is not codebook:
-        cached = _SYSTEM[key] = (codebook, render_template("system.j2", prompts_dir,
-                                                           codebook=codebook))
+        cached = _SYSTEM[key] = (
+            codebook,
+            render_template("system.j2", prompts_dir, codebook=codebook),
+        )
     return cached[1]
 
 
@@ -158,7 +172,9 @@ def build_messages(
     for example_ad, coding in examples:
         if example_ad.id == ad.id:
             continue  # never show the model the coding of the ad it is coding
-        messages.append({"role": "user", "content": render_template("ad.j2", prompts_dir, ad=example_ad)})
+        messages.append(
+            {"role": "user", "content": render_template("ad.j2", prompts_dir, ad=example_ad)}
+        )
         messages.append({"role": "assistant", "content": example_answer(coding)})
     messages.append({"role": "user", "content": render_template("ad.j2", prompts_dir, ad=ad)})
     return messages
@@ -192,10 +208,14 @@ def to_coding(answer: BaseModel, ad: Ad, codebook: Codebook) -> tuple[Coding, li
         organisation=ad.organisation,
         profile=answer.profile,
         reasoning=answer.reasoning or None,
-        quotes=_unique([Quote(category=q.category, text=q.text, note=q.translation)
-                        for q in answer.quotes], lambda q: (q.category, q.text)),
-        tools=_unique([Tool(category=t.category, name=t.name) for t in answer.tools],
-                      lambda t: (t.category, t.name.casefold())),
+        quotes=_unique(
+            [Quote(category=q.category, text=q.text, note=q.translation) for q in answer.quotes],
+            lambda q: (q.category, q.text),
+        ),
+        tools=_unique(
+            [Tool(category=t.category, name=t.name) for t in answer.tools],
+            lambda t: (t.category, t.name.casefold()),
+        ),
     )
     order = {cat_id: i for i, cat_id in enumerate(codebook.categories)}
     coding.quotes.sort(key=lambda q: order[q.category])  # codebook order, as drafts show them

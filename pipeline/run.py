@@ -59,13 +59,21 @@ def _prepared(ad: Ad, max_chars: int) -> Ad:
     if len(ad.text) <= max_chars:
         return ad
     warning = f"ad text truncated from {len(ad.text)} to {max_chars} characters for the prompt"
-    return Ad(ad.id, ad.text[:max_chars], ad.source, ad.title, ad.organisation, (*ad.warnings, warning))
+    return Ad(
+        ad.id, ad.text[:max_chars], ad.source, ad.title, ad.organisation, (*ad.warnings, warning)
+    )
 
 
 def review_notes(record: dict) -> list[str]:
-    notes = [f"Dropped, not found in the ad ({q['category']}): \"{q['text']}\"" for q in record["ungrounded"]]
-    notes += [f"Fuzzy match, check the wording ({q['category']}): \"{q['text']}\""
-              for q in record["quotes"] if q["grounding"] == "fuzzy"]
+    notes = [
+        f'Dropped, not found in the ad ({q["category"]}): "{q["text"]}"'
+        for q in record["ungrounded"]
+    ]
+    notes += [
+        f'Fuzzy match, check the wording ({q["category"]}): "{q["text"]}"'
+        for q in record["quotes"]
+        if q["grounding"] == "fuzzy"
+    ]
     return notes + [f"Warning: {w}" for w in record["warnings"]]
 
 
@@ -86,14 +94,16 @@ def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Reques
     return Request(sent, messages, response_model(codebook, llm.backend.max_items, passages))
 
 
-def record_from_answer(request: Request, answer: dict, codebook: Codebook, llm: LLM,
-                       usage: dict, attempts: int) -> dict:
+def record_from_answer(
+    request: Request, answer: dict, codebook: Codebook, llm: LLM, usage: dict, attempts: int
+) -> dict:
     """The coding record of a validated answer: grounded, with dropped quotes listed."""
     coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
     coding.provenance = provenance(codebook, llm, prompt_hash(request.messages))
     record = coding.model_dump(mode="json")
-    record["ungrounded"] = [q.model_dump(mode="json", include={"category", "text", "note"})
-                            for q in dropped]
+    record["ungrounded"] = [
+        q.model_dump(mode="json", include={"category", "text", "note"}) for q in dropped
+    ]
     record["usage"] = usage
     record["attempts"] = attempts
     record["warnings"] = list(request.ad.warnings)
@@ -107,44 +117,77 @@ def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outco
         exchange = llm.code(request.messages, request.model_cls, request.ad.text)
     except LLMFailure as exc:
         return Outcome(ad, reason=str(exc))
-    record = record_from_answer(request, exchange.answer, codebook, llm, exchange.usage,
-                                exchange.attempts)
+    record = record_from_answer(
+        request, exchange.answer, codebook, llm, exchange.usage, exchange.attempts
+    )
     return Outcome(ad, record=record, cached=exchange.cached)
 
 
 def provenance(codebook: Codebook, llm: LLM, prompt_sha: str) -> dict:
-    return {"model": llm.backend.model, "backend": llm.backend.kind,
-            "codebook_version": codebook.version, "codebook_sha256": codebook.sha256,
-            "prompt_sha256": prompt_sha, "autocode_version": __version__,
-            "temperature": llm.params["temperature"]}
+    return {
+        "model": llm.backend.model,
+        "backend": llm.backend.kind,
+        "codebook_version": codebook.version,
+        "codebook_sha256": codebook.sha256,
+        "prompt_sha256": prompt_sha,
+        "autocode_version": __version__,
+        "temperature": llm.params["temperature"],
+    }
 
 
 def _done_ids(records: list[dict], expected: dict) -> set[str]:
     """Ads already coded under the same model, codebook and prompt need no new call."""
     keys = ("model", "codebook_sha256", "prompt_sha256")
-    return {r["ad_id"] for r in records
-            if all((r.get("provenance") or {}).get(k) == expected.get(r["ad_id"], {}).get(k) for k in keys)}
+    return {
+        r["ad_id"]
+        for r in records
+        if all(
+            (r.get("provenance") or {}).get(k) == expected.get(r["ad_id"], {}).get(k) for k in keys
+        )
+    }
 
 
 class Run:
     """One invocation of `autocode code`; `progress` is told about every finished ad."""
 
-    def __init__(self, ads: list[Ad], codebook: Codebook, llm: LLM, options: RunOptions,
-                 problems: list[str] = (), progress=None, coder=code_one):
+    def __init__(
+        self,
+        ads: list[Ad],
+        codebook: Codebook,
+        llm: LLM,
+        options: RunOptions,
+        problems: list[str] = (),
+        progress=None,
+        coder=code_one,
+    ):
         self.ads, self.book, self.llm, self.opt = ads, codebook, llm, options
         self.coder = coder  # (ad, codebook, llm, options) -> Outcome; batch ingest brings its own
         self.problems = list(problems)
         self.progress = progress
         self.out = Path(options.out)
-        self.stats = {"to_code": 0, "coded": 0, "from_cache": 0, "failed": 0, "quotes_kept": 0,
-                      "quotes_dropped": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        self.stats = {
+            "to_code": 0,
+            "coded": 0,
+            "from_cache": 0,
+            "failed": 0,
+            "quotes_kept": 0,
+            "quotes_dropped": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+        }
         self.failures: list[dict] = []
         self.started = now()
         self.status = "running"
 
     def expected_provenance(self) -> dict:
-        return {ad.id: provenance(self.book, self.llm, prompt_hash(
-            prepare(ad, self.book, self.llm, self.opt).messages)) for ad in self.ads}
+        return {
+            ad.id: provenance(
+                self.book,
+                self.llm,
+                prompt_hash(prepare(ad, self.book, self.llm, self.opt).messages),
+            )
+            for ad in self.ads
+        }
 
     def _done(self, records: list[dict]) -> set[str]:
         return set() if self.opt.refresh else _done_ids(records, self.expected_provenance())
@@ -224,15 +267,23 @@ class Run:
 
     def _save(self, outcome: Outcome) -> None:
         if outcome.record is None:
-            failure = {"ad_id": outcome.ad.id, "source": outcome.ad.source, "reason": outcome.reason}
+            failure = {
+                "ad_id": outcome.ad.id,
+                "source": outcome.ad.source,
+                "reason": outcome.reason,
+            }
             append_line(self.out / "failures.jsonl", failure)
             self.failures.append(failure)
             self.stats["failed"] += 1
         else:
             record = outcome.record
             coding = Coding.model_validate(record)
-            draft = render(coding, self.book, draft_model=self.llm.backend.model,
-                           review_notes=review_notes(record))
+            draft = render(
+                coding,
+                self.book,
+                draft_model=self.llm.backend.model,
+                review_notes=review_notes(record),
+            )
             atomic_write_text(self.out / f"{outcome.ad.id}.md", draft)
             append_line(self.out / "codings.jsonl", record)
             self.stats["coded"] += 1
@@ -258,23 +309,42 @@ class Run:
     def manifest(self) -> dict:
         backend = self.llm.backend
         sample = self.ads[0] if self.ads else None
-        static = prompt_hash(build_messages(self.book, sample, self.opt.examples)) if sample else None
+        static = (
+            prompt_hash(build_messages(self.book, sample, self.opt.examples)) if sample else None
+        )
         return {
-            "tool": "autocode", "version": __version__, "status": self.status,
-            "model": backend.model, "backend": backend.kind, "host": backend.host,
+            "tool": "autocode",
+            "version": __version__,
+            "status": self.status,
+            "model": backend.model,
+            "backend": backend.kind,
+            "host": backend.host,
             "mode": backend.mode,
-            "codebook": {"name": self.book.name, "version": self.book.version,
-                         "sha256": self.book.sha256},
+            "codebook": {
+                "name": self.book.name,
+                "version": self.book.version,
+                "sha256": self.book.sha256,
+            },
             "prompt_sha256": static,
-            "parameters": {"concurrency": self.opt.concurrency, "limit": self.opt.limit,
-                           "refresh": self.opt.refresh, "max_ad_chars": self.opt.max_ad_chars,
-                           "examples": len(self.opt.examples), **self.llm.params,
-                           "max_retries": self.llm.max_retries},
-            "counts": {"ads": len(self.ads), "input_problems": len(self.problems),
-                       "already_done": getattr(self, "already_done", 0), **self.stats},
+            "parameters": {
+                "concurrency": self.opt.concurrency,
+                "limit": self.opt.limit,
+                "refresh": self.opt.refresh,
+                "max_ad_chars": self.opt.max_ad_chars,
+                "examples": len(self.opt.examples),
+                **self.llm.params,
+                "max_retries": self.llm.max_retries,
+            },
+            "counts": {
+                "ads": len(self.ads),
+                "input_problems": len(self.problems),
+                "already_done": getattr(self, "already_done", 0),
+                **self.stats,
+            },
             "cost_usd": estimate_cost(backend.model, self.stats, self.opt.prices),
             "input_problems": self.problems,
-            "started": self.started, "finished": getattr(self, "finished", None),
+            "started": self.started,
+            "finished": getattr(self, "finished", None),
         }
 
 
@@ -291,8 +361,6 @@ def _json(value) -> str:
     import json
 
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-
-
 
 
 # ------------------------------------------------------------------ the command's edge
@@ -338,9 +406,28 @@ def load_examples(n: int, gold_dir: Path, ads_dir: Path, codebook: Codebook) -> 
     return pairs[: n + 1]  # one spare, for when the ad being coded is an example
 
 
-def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refresh, max_retries,
-                 max_tokens, temperature, timeout, n_examples, examples_gold, examples_ads,
-                 cache_dir, prices, id_field, text_fields, max_ad_chars) -> int:
+def code_command(
+    ads,
+    out,
+    codebook_path,
+    model,
+    mode,
+    concurrency,
+    limit,
+    refresh,
+    max_retries,
+    max_tokens,
+    temperature,
+    timeout,
+    n_examples,
+    examples_gold,
+    examples_ads,
+    cache_dir,
+    prices,
+    id_field,
+    text_fields,
+    max_ad_chars,
+) -> int:
     """`autocode code`: everything that is checked before any LLM call, then the run."""
     import contextlib
 
@@ -355,30 +442,51 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
     book = load_codebook(codebook_path)
     fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
     batch = read_ads(list(ads), fields)
-    batch.problems += [f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
-                       f"{max_ad_chars}; truncated for the prompt (warning in its record)"
-                       for ad in batch.ads if len(ad.text) > max_ad_chars]
+    batch.problems += [
+        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
+        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
+        for ad in batch.ads
+        if len(ad.text) > max_ad_chars
+    ]
     for problem in batch.problems:
         stderr.print(f"[yellow]autocode:[/yellow] {escape(problem)}", highlight=False)
     if not batch.ads:
         raise InputError("no readable ads in " + ", ".join(map(str, ads)))
     examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
-    options = RunOptions(out, limit=limit, refresh=refresh, max_ad_chars=max_ad_chars,
-                         examples=examples, prices=load_prices(prices))
+    options = RunOptions(
+        out,
+        limit=limit,
+        refresh=refresh,
+        max_ad_chars=max_ad_chars,
+        examples=examples,
+        prices=load_prices(prices),
+    )
     backend = choose_backend(model, mode) or embedded_backend()
-    given = {"concurrency": concurrency, "timeout": timeout, "max_retries": max_retries,
-             "max_tokens": max_tokens}
-    settings = {k: v if v is not None else BACKEND_DEFAULTS[backend.kind][k]
-                for k, v in given.items()}
+    given = {
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "max_tokens": max_tokens,
+    }
+    settings = {
+        k: v if v is not None else BACKEND_DEFAULTS[backend.kind][k] for k, v in given.items()
+    }
     options.concurrency = settings.pop("concurrency")
-    llm = LLM(backend, cache=DiskCache(cache_dir), temperature=temperature, refresh=refresh,
-              backoff=env_seconds("AUTOCODE_BACKOFF", 1.0), **settings)
+    llm = LLM(
+        backend,
+        cache=DiskCache(cache_dir),
+        temperature=temperature,
+        refresh=refresh,
+        backoff=env_seconds("AUTOCODE_BACKOFF", 1.0),
+        **settings,
+    )
     run = Run(batch.ads, book, llm, options, batch.problems)
     start = time.monotonic()
     with contextlib.ExitStack() as stack:
         if backend.kind == "embedded":
-            stderr.print(NOTICE.format(name=backend.model), style="yellow", highlight=False,
-                         soft_wrap=True)
+            stderr.print(
+                NOTICE.format(name=backend.model), style="yellow", highlight=False, soft_wrap=True
+            )
             if run.has_work():  # no server to start when every ad is already coded
                 llm.backend = stack.enter_context(embedded_server(backend))
         try:
@@ -389,8 +497,10 @@ def code_command(ads, out, codebook_path, model, mode, concurrency, limit, refre
             stderr.print(f"[red]autocode:[/red] {escape(str(exc))}", highlight=False)
             return 1
         except KeyboardInterrupt:
-            stderr.print("[yellow]autocode: interrupted; finished ads are kept, "
-                         "re-run the same command to code the rest[/yellow]")
+            stderr.print(
+                "[yellow]autocode: interrupted; finished ads are kept, "
+                "re-run the same command to code the rest[/yellow]"
+            )
             return 130
     stderr.print(summary_table(manifest, time.monotonic() - start))
     return 0
