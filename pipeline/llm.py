@@ -142,7 +142,7 @@ class _Wait:
     """Retry-After when the server gives it (capped), else exponential backoff with jitter."""
 
     def __init__(self, initial: float, cap: float):
-        self.backoff = wait_exponential_jitter(initial=initial, max=cap, jitter=initial)
+        self.backoff = wait_exponential_jitter(multiplier=initial, max=cap, jitter=initial)
 
     def __call__(self, state) -> float:
         after = retry_after_seconds(state.outcome.exception())
