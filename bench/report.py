@@ -85,17 +85,21 @@ def _embedded(r: dict) -> list[Section]:
     if not e:
         return []
     p, s = e["probe_s"], e["scores"]
-    rows = [[f"seconds per ad, prefix cache on ({e['ads']} dev ads, {e['coded']} coded)",
-             _f(e["seconds_per_ad_on"], 1)],
-            [f"seconds per ad, cache off ({', '.join(e['off_ads'])}) / on for the same ad(s)",
-             f"{_f(e['seconds_per_ad_off'], 1)} / {_f(e['on_same_ads_s'], 1)}: ratio "
-             f"{_f(e['ratio_off_to_on'], 2)}"],
-            [f"prompt evaluation only ({e['probe_ad']}): --cache false, right after another "
-             "ad's request / after a filler request",
-             f"{_f(p['cache_false_next_ad'])} / {_f(p['cache_false_after_filler'])} s"],
-            ["prompt evaluation only: --cache true, after a filler request",
+    rows = [[f"seconds per ad, prefix cache on ({e['ads']} dev ads, {e['coded']} coded, "
+             f"{_f(e['requests_per_ad'])} requests per ad)", _f(e["seconds_per_ad_on"], 1)],
+            [f"prompt evaluation of one request ({e['probe_ad']}, one-token answer): "
+             "fresh server, nothing to reuse", f"{_f(p['cache_false_cold'])} s"],
+            ["  ... right after another ad's request: --cache false / --cache true",
+             f"{_f(p['cache_false_next_ad'])} / {_f(p['cache_true_next_ad'])} s"],
+            ["  ... after an unrelated request: --cache true (RAM cache restores the prefix)",
              f"{_f(p['cache_true_after_filler'])} s"],
-            ["completion tokens per coded ad", _f(e["completion_tokens_per_ad"], 1)]]
+            ["seconds per ad, no prefix reuse (estimated: on + requests x (fresh - reused))",
+             f"{_f(e['seconds_per_ad_off_estimated'], 1)}: ratio off / on "
+             f"{_f(e['ratio_off_to_on'], 2)}"]]
+    rows += [[f"measured full coding with reuse defeated: {t['ad']}",
+              f"{t['seconds']} s ({'coded' if t['coded'] else 'failed'}, "
+              f"{t['requests']} requests)"] for t in e.get("per_ad_off", [])]
+    rows.append(["completion tokens per coded ad", _f(e["completion_tokens_per_ad"], 1)])
     scores = [["profile accuracy / kappa",
                f"{_f(s['profile_accuracy'], 3)} / {_f(s['profile_kappa'], 3)}"],
               ["quote F1 strict / partial",
