@@ -47,8 +47,13 @@ def batch_backend(model: str | None, mode: str | None, env=os.environ) -> Backen
     """
     base = env.get("OPENAI_BASE_URL")
     model = model or (env.get("AUTOCODE_MODEL") if base else None) or DEFAULT_OPENAI_MODEL
-    return Backend("openai-compatible" if base else "openai", base or OPENAI_URL, model,
-                   env.get("OPENAI_API_KEY") or "sk-no-key", mode or "tools")
+    return Backend(
+        "openai-compatible" if base else "openai",
+        base or OPENAI_URL,
+        model,
+        env.get("OPENAI_API_KEY") or "sk-no-key",
+        mode or "tools",
+    )
 
 
 def _offline(**_kwargs):
@@ -62,16 +67,21 @@ def request_body(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> d
 
 
 def request_line(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
-    return {"custom_id": ad.id, "method": "POST", "url": ENDPOINT,
-            "body": request_body(ad, codebook, llm, options)}
+    return {
+        "custom_id": ad.id,
+        "method": "POST",
+        "url": ENDPOINT,
+        "body": request_body(ad, codebook, llm, options),
+    }
 
 
 def part_path(out: Path, number: int) -> Path:
     return out.with_name(f"{out.stem}-{number:03d}{out.suffix}")
 
 
-def write_request_files(lines, out: Path, max_requests: int | None = None,
-                        max_bytes: int | None = None) -> list[tuple[Path, int]]:
+def write_request_files(
+    lines, out: Path, max_requests: int | None = None, max_bytes: int | None = None
+) -> list[tuple[Path, int]]:
     """Write JSON lines to `out`, or to out-001, out-002… when one file would pass a limit.
 
     Returns (path, number of requests) per file written. Parts from an earlier, larger
@@ -87,8 +97,10 @@ def write_request_files(lines, out: Path, max_requests: int | None = None,
         for line in lines:
             data = (json.dumps(line, ensure_ascii=False) + "\n").encode("utf-8")
             if len(data) > max_bytes:
-                raise InputError(f"request for ad {line['custom_id']!r} alone is {len(data):,} "
-                                 f"bytes, over the {max_bytes:,}-byte file limit")
+                raise InputError(
+                    f"request for ad {line['custom_id']!r} alone is {len(data):,} "
+                    f"bytes, over the {max_bytes:,}-byte file limit"
+                )
             if handle is None or count == max_requests or size + len(data) > max_bytes:
                 if handle is not None:
                     handle.close()
@@ -172,20 +184,26 @@ def read_results(paths: list[Path]) -> tuple[dict[str, Result], list[str]]:
     return results, problems
 
 
-def check_requests(paths: list[Path], ads: list[Ad], codebook: Codebook, llm: LLM,
-                   options: RunOptions) -> None:
+def check_requests(
+    paths: list[Path], ads: list[Ad], codebook: Codebook, llm: LLM, options: RunOptions
+) -> None:
     """Refuse to ingest when a request file was made with other options than ingest's."""
     sent = {}
     for path in map(Path, paths):
         for line in read_records(path):
             sent[line.get("custom_id")] = line.get("body")
-    differ = [ad.id for ad in ads if ad.id in sent
-              and sent[ad.id] != request_body(ad, codebook, llm, options)]
+    differ = [
+        ad.id
+        for ad in ads
+        if ad.id in sent and sent[ad.id] != request_body(ad, codebook, llm, options)
+    ]
     if differ:
-        raise InputError(f"{len(differ)} request(s) in {', '.join(map(str, paths))} differ from "
-                         f"what ingest would send with these options (codebook, model, mode, "
-                         f"examples, --max-ad-chars, --max-tokens, --temperature): "
-                         f"{', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}")
+        raise InputError(
+            f"{len(differ)} request(s) in {', '.join(map(str, paths))} differ from "
+            f"what ingest would send with these options (codebook, model, mode, "
+            f"examples, --max-ad-chars, --max-tokens, --temperature): "
+            f"{', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}"
+        )
 
 
 def replay_llm(llm: LLM, completion: dict) -> LLM:
@@ -193,9 +211,14 @@ def replay_llm(llm: LLM, completion: dict) -> LLM:
     from openai.types.chat import ChatCompletion
 
     answer = ChatCompletion.model_construct(**completion)  # as the SDK builds a response
-    return LLM(llm.backend, create=lambda **_kwargs: answer, max_retries=0,
-               temperature=llm.params["temperature"], max_tokens=llm.params["max_tokens"],
-               transient_attempts=1)
+    return LLM(
+        llm.backend,
+        create=lambda **_kwargs: answer,
+        max_retries=0,
+        temperature=llm.params["temperature"],
+        max_tokens=llm.params["max_tokens"],
+        transient_attempts=1,
+    )
 
 
 @dataclass
@@ -227,8 +250,9 @@ class BatchCoder:
         first = outcome.record
         again = code_one(outcome.ad, codebook, self.online, options)
         if again.record is None:
-            first["warnings"].append(f"re-asked online after ungrounded quotes, which failed: "
-                                     f"{again.reason}")
+            first["warnings"].append(
+                f"re-asked online after ungrounded quotes, which failed: {again.reason}"
+            )
             return outcome
         record = again.record
         with self._lock:
@@ -252,17 +276,23 @@ class BatchRun(Run):
         manifest = super().manifest()
         coder: BatchCoder = self.coder
         discount = float((self.opt.prices or {}).get("batch_discount", 0.5))
-        manifest["cost_usd"] = batch_cost(self.llm.backend.model, self.stats, coder.reask_usage,
-                                          self.opt.prices, discount)
+        manifest["cost_usd"] = batch_cost(
+            self.llm.backend.model, self.stats, coder.reask_usage, self.opt.prices, discount
+        )
         online = coder.online
-        manifest["batch"] = {"results": self.results, "price_discount": discount,
-                             "reask": online is not None, "reasked": coder.reasked,
-                             "reask_max_retries": online.max_retries if online else None}
+        manifest["batch"] = {
+            "results": self.results,
+            "price_discount": discount,
+            "reask": online is not None,
+            "reasked": coder.reasked,
+            "reask_max_retries": online.max_retries if online else None,
+        }
         return manifest
 
 
-def batch_cost(model: str, stats: dict, online: dict, prices: dict | None,
-               discount: float) -> float | None:
+def batch_cost(
+    model: str, stats: dict, online: dict, prices: dict | None, discount: float
+) -> float | None:
     """Batch tokens at the discounted price, tokens of online re-asks at the full one."""
     full = estimate_cost(model, {k: stats[k] for k in online}, prices)
     if full is None:
@@ -293,13 +323,29 @@ class Setup:
     options: RunOptions
 
 
-def setup(ads, out, codebook_path, model, mode, max_tokens, temperature, n_examples,
-          examples_gold, examples_ads, id_field, text_fields, max_ad_chars, prices=None,
-          refresh=False, limit=None) -> Setup:
+def setup(
+    ads,
+    out,
+    codebook_path,
+    model,
+    mode,
+    max_tokens,
+    temperature,
+    n_examples,
+    examples_gold,
+    examples_ads,
+    id_field,
+    text_fields,
+    max_ad_chars,
+    prices=None,
+    refresh=False,
+    limit=None,
+) -> Setup:
     """What prepare and ingest share: codebook, ads, examples, options and the offline LLM."""
     from pipeline.ads import TableFields, read_ads
+    from pipeline.code_command import load_examples
     from pipeline.codebook import load_codebook
-    from pipeline.run import load_examples, load_prices
+    from pipeline.run import load_prices
 
     book = load_codebook(codebook_path)
     fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
@@ -309,13 +355,20 @@ def setup(ads, out, codebook_path, model, mode, max_tokens, temperature, n_examp
     if not batch.ads:
         raise InputError("no readable ads in " + ", ".join(map(str, ads)))
     examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
-    options = RunOptions(out, limit=limit, refresh=refresh, max_ad_chars=max_ad_chars,
-                         examples=examples, prices=load_prices(prices))
+    options = RunOptions(
+        out,
+        limit=limit,
+        refresh=refresh,
+        max_ad_chars=max_ad_chars,
+        examples=examples,
+        prices=load_prices(prices),
+    )
     backend = batch_backend(model, mode)
     if max_tokens is None:
         max_tokens = BACKEND_DEFAULTS[backend.kind]["max_tokens"]
-    llm = LLM(backend, create=_offline, max_retries=0, temperature=temperature,
-              max_tokens=max_tokens)
+    llm = LLM(
+        backend, create=_offline, max_retries=0, temperature=temperature, max_tokens=max_tokens
+    )
     return Setup(book, batch.ads, batch.problems, llm, options)
 
 
@@ -337,13 +390,27 @@ def prepare_command(ads, out, coded, limit, **common) -> int:
     backend = s.llm.backend
     for path, count in written:
         print(path)
-        say(f"{count} request(s) for {backend.model} ({backend.mode} mode) in {path} "
-            f"({path.stat().st_size:,} bytes)")
+        say(
+            f"{count} request(s) for {backend.model} ({backend.mode} mode) in {path} "
+            f"({path.stat().st_size:,} bytes)"
+        )
     return 0
 
 
-def ingest_command(results, ads, out, refresh, prices, reask, requests, max_retries, timeout,
-                   concurrency, cache_dir, **common) -> int:
+def ingest_command(
+    results,
+    ads,
+    out,
+    refresh,
+    prices,
+    reask,
+    requests,
+    max_retries,
+    timeout,
+    concurrency,
+    cache_dir,
+    **common,
+) -> int:
     """`autocode batch ingest`: the outputs of an online run, from a batch's results."""
     import time
 
@@ -356,8 +423,10 @@ def ingest_command(results, ads, out, refresh, prices, reask, requests, max_retr
         say(problem, "yellow")
     unknown = sorted(set(found) - {ad.id for ad in s.ads})
     if unknown:
-        say(f"{len(unknown)} result(s) for ads not in the input, ignored: "
-            f"{', '.join(unknown[:5])}", "yellow")
+        say(
+            f"{len(unknown)} result(s) for ads not in the input, ignored: {', '.join(unknown[:5])}",
+            "yellow",
+        )
     if requests:
         check_requests(list(requests), s.ads, s.book, s.llm, s.options)
     backend = s.llm.backend
@@ -365,16 +434,22 @@ def ingest_command(results, ads, out, refresh, prices, reask, requests, max_retr
     online = None
     if reask:
         if not (os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
-            raise InputError("--reask codes ads online: set OPENAI_API_KEY (OpenAI) or "
-                             "OPENAI_BASE_URL (another server) first")
-        online = LLM(backend, cache=DiskCache(cache_dir), temperature=s.llm.params["temperature"],
-                     max_tokens=s.llm.params["max_tokens"], refresh=refresh,
-                     max_retries=defaults["max_retries"] if max_retries is None else max_retries,
-                     timeout=timeout or defaults["timeout"])
+            raise InputError(
+                "--reask codes ads online: set OPENAI_API_KEY (OpenAI) or "
+                "OPENAI_BASE_URL (another server) first"
+            )
+        online = LLM(
+            backend,
+            cache=DiskCache(cache_dir),
+            temperature=s.llm.params["temperature"],
+            max_tokens=s.llm.params["max_tokens"],
+            refresh=refresh,
+            max_retries=defaults["max_retries"] if max_retries is None else max_retries,
+            timeout=timeout or defaults["timeout"],
+        )
     s.options.concurrency = concurrency or (defaults["concurrency"] if reask else 1)
     coder = BatchCoder(found, ", ".join(map(str, results)), online)
-    run = BatchRun(s.ads, s.book, s.llm, s.options, s.problems, results=list(results),
-                   coder=coder)
+    run = BatchRun(s.ads, s.book, s.llm, s.options, s.problems, results=list(results), coder=coder)
     try:
         with run_progress(len(s.ads)) as progress:
             run.progress = progress

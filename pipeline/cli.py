@@ -188,7 +188,7 @@ def code_cmd(**options) -> None:
       autocode code raw/ --out drafts/
       OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
     """
-    from pipeline.run import code_command
+    from pipeline.code_command import code_command
 
     sys.exit(code_command(**options))
 
