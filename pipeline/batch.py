@@ -342,19 +342,20 @@ def setup(
     limit=None,
 ) -> Setup:
     """What prepare and ingest share: codebook, ads, examples, options and the offline LLM."""
-    from pipeline.ads import TableFields, read_ads
-    from pipeline.code_command import load_examples
-    from pipeline.codebook import load_codebook
+    from pipeline.code_command import read_inputs
     from pipeline.run import load_prices
 
-    book = load_codebook(codebook_path)
-    fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
-    batch = read_ads(list(ads), fields)
-    for problem in batch.problems:
-        say(problem, "yellow")
-    if not batch.ads:
-        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
-    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
+    book, batch, examples = read_inputs(
+        ads,
+        codebook_path,
+        id_field,
+        text_fields,
+        max_ad_chars,
+        n_examples,
+        examples_gold,
+        examples_ads,
+        say=lambda problem: say(problem, "yellow"),
+    )
     options = RunOptions(
         out,
         limit=limit,

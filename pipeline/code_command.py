@@ -43,6 +43,42 @@ def load_examples(n: int, gold_dir: Path, ads_dir: Path, codebook: Codebook) -> 
     return pairs[: n + 1]  # one spare, for when the ad being coded is an example
 
 
+def read_inputs(
+    ads,
+    codebook_path,
+    id_field,
+    text_fields,
+    max_ad_chars,
+    n_examples,
+    examples_gold,
+    examples_ads,
+    say,
+) -> tuple:
+    """Codebook, ads and few-shot examples; each input problem is told to `say`.
+
+    Shared by `autocode code` and `autocode batch`, so both refuse the same bad input
+    before anything is sent.
+    """
+    from pipeline.ads import TableFields, read_ads
+    from pipeline.codebook import load_codebook
+
+    book = load_codebook(codebook_path)
+    fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
+    batch = read_ads(list(ads), fields)
+    batch.problems += [
+        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
+        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
+        for ad in batch.ads
+        if len(ad.text) > max_ad_chars
+    ]
+    for problem in batch.problems:
+        say(problem)
+    if not batch.ads:
+        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
+    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
+    return book, batch, examples
+
+
 def code_command(
     ads,
     out,
@@ -70,26 +106,23 @@ def code_command(
 
     from rich.markup import escape  # file names and server messages may hold [brackets]
 
-    from pipeline.ads import TableFields, read_ads
-    from pipeline.codebook import load_codebook
     from pipeline.embedded import NOTICE, embedded_backend, embedded_server
     from pipeline.llm import DiskCache, choose_backend
     from pipeline.progress import run_progress, stderr, summary_table
 
-    book = load_codebook(codebook_path)
-    fields = TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
-    batch = read_ads(list(ads), fields)
-    batch.problems += [
-        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
-        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
-        for ad in batch.ads
-        if len(ad.text) > max_ad_chars
-    ]
-    for problem in batch.problems:
-        stderr.print(f"[yellow]autocode:[/yellow] {escape(problem)}", highlight=False)
-    if not batch.ads:
-        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
-    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
+    book, batch, examples = read_inputs(
+        ads,
+        codebook_path,
+        id_field,
+        text_fields,
+        max_ad_chars,
+        n_examples,
+        examples_gold,
+        examples_ads,
+        say=lambda problem: stderr.print(
+            f"[yellow]autocode:[/yellow] {escape(problem)}", highlight=False
+        ),
+    )
     options = RunOptions(
         out,
         limit=limit,
