@@ -132,7 +132,7 @@ def print_tables(results: dict, console) -> None:
 
 def markdown(results: dict) -> str:
     m = results["machine"]
-    lines = [f"Run of {m['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, "
+    lines = [f"Last run {m['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, "
              f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
              + ".", "", f"Conditions: {results['conditions_note']}", ""]
     for title, head, rows in sections(results):

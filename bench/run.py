@@ -103,7 +103,8 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
         if part != "embedded":  # its figures are all under results["embedded"]
             results["details"][part] = res
         results["conditions"][part] = {"load_before": load, "load_after": _load(),
-                                       "seconds": round(time.perf_counter() - start, 1)}
+                                       "seconds": round(time.perf_counter() - start, 1),
+                                       "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
         results["skipped"].pop(part, None)
 
 
@@ -142,10 +143,12 @@ def _cost(results: dict) -> None:
 
 
 def conditions_note(results: dict) -> str:
-    parts = ", ".join(f"{p} {c['seconds']} s (load {c['load_before']} -> {c['load_after']})"
+    parts = "; ".join(f"{p} {c['seconds']} s, load {c['load_before']} -> {c['load_after']}"
+                      + (f", {c['at']}" if c.get("at") else "")
                       for p, c in results["conditions"].items())
-    return (f"1-minute load average before -> after each part, on {os.cpu_count()} CPUs shared "
-            f"with other work: {parts}.")
+    return (f"each part's wall time and 1-minute load average before -> after it, on "
+            f"{os.cpu_count()} CPUs shared with other work (a part re-run alone with --only "
+            f"carries its own time): {parts}.")
 
 
 def parse_args(argv):
@@ -183,7 +186,8 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="autocode-bench-") as tmp:
         run_parts(args.parts, args.data.resolve(), args, Path(tmp), results)
-    results["machine"] = machine()
+    if args.parts or "machine" not in results:  # --only "" re-renders the tables only
+        results["machine"] = machine()
     results["total_s"] = round(time.perf_counter() - start, 1)
     results["conditions_note"] = conditions_note(results)
     args.results.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
