@@ -71,6 +71,9 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
     for part in parts:
         if part in ("concurrency", "overhead", "eval", "tokens") and corpus is None:
             results["skipped"][part] = missing
+            if part == "overhead":  # the start-up time needs no data
+                results["details"]["startup"] = throughput.startup()
+                results["startup_s"] = results["details"]["startup"]["help_s"]
             continue
         start, load = time.perf_counter(), _load()
         print(f"bench: {part} ...", file=sys.stderr, flush=True)
