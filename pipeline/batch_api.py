@@ -14,14 +14,14 @@ from pathlib import Path
 import click
 
 from pipeline.batch import ENDPOINT, MAX_BYTES, MAX_REQUESTS
-from pipeline.errors import InputError
+from pipeline.errors import AutocodeError, InputError
 from pipeline.llm import OPENAI_URL, redact
 from pipeline.store import atomic_write_text
 
 FINISHED_BADLY = {"failed", "expired", "cancelled"}
 
 
-class BatchAPIError(Exception):
+class BatchAPIError(AutocodeError):
     """The Files or Batches API refused or could not be reached; the message says which."""
 
 

@@ -26,6 +26,7 @@ from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from pipeline.errors import AutocodeError
 from pipeline.store import atomic_write_text
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -58,7 +59,7 @@ class _Captured(Exception):
     """Carries the request instructor built, without sending it."""
 
 
-class LLMFailure(Exception):
+class LLMFailure(AutocodeError):
     """This ad could not be coded; the message is the reason recorded in failures.jsonl."""
 
 
@@ -66,7 +67,7 @@ class EmptyResponse(Exception):
     """A completion with an empty choice list: retried like a transient server error."""
 
 
-class FatalLLMError(Exception):
+class FatalLLMError(AutocodeError):
     """No ad can be coded (bad key, unknown model): the run stops with this message."""
 
 

@@ -10,84 +10,11 @@ import json
 import re
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.goldmd import read_coding_file
-from pipeline.record import Coding
+from pipeline.codings import load_codings, load_markdown_dir
 
 # ----------------------------------------------------------------------- load
-
-
-def load_markdown_dir(folder: Path, book: Codebook) -> list[Coding]:
-    """Every *.md coding in `folder`; all unreadable files are reported together."""
-    files = sorted(Path(folder).glob("*.md"))
-    if not files:
-        raise InputError(f"{folder}: no *.md codings in this folder")
-    codings, problems = [], []
-    for path in files:
-        try:
-            codings.append(read_coding_file(path, book))
-        except InputError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise InputError("\n".join(problems))
-    return codings
-
-
-def _check_codes(coding: Coding, book: Codebook) -> str | None:
-    """What in a JSON record the codebook does not allow, or None."""
-    if coding.profile and coding.profile not in book.profile_names:
-        return f"profile {coding.profile!r} is not in the codebook"
-    for kind, entries in (("quotes", coding.quotes), ("tools", coding.tools)):
-        for entry in entries:
-            part = book.part_of.get(entry.category)
-            if part is None:
-                return f"category {entry.category!r} is not in the codebook"
-            if part.kind != kind:
-                return f"category {entry.category} takes {part.kind}, not {kind}"
-    return None
-
-
-def _jsonl_record(line: str, where: str, book: Codebook) -> Coding:
-    try:
-        coding = Coding.model_validate_json(line)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(x) for x in err["loc"]) or "(record)"
-        raise InputError(f"{where}: {field}: {err['msg']}") from None
-    problem = _check_codes(coding, book)
-    if problem:
-        raise InputError(f"{where}: {problem}")
-    return coding
-
-
-def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
-    """Coding records, one JSON object a line; a bad line is an error naming file and line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    codings: list[Coding] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        coding = _jsonl_record(line, where, book)
-        if coding.ad_id in seen:
-            first = seen[coding.ad_id]
-            raise InputError(f"{where}: ad {coding.ad_id!r} again (first on line {first})")
-        seen[coding.ad_id] = lineno
-        codings.append(coding)
-    return codings
-
-
-def load_predictions(path: Path, book: Codebook) -> list[Coding]:
-    """A folder of *.md codings, or a codings.jsonl file."""
-    path = Path(path)
-    return load_markdown_dir(path, book) if path.is_dir() else load_jsonl(path, book)
 
 
 def load_ad_texts(folder: Path, ad_ids: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -109,7 +36,7 @@ def load_and_evaluate(gold: Path, pred: Path, ads: Path | None, book: Codebook, 
     from pipeline.evaluate import evaluate
 
     gold_codings = load_markdown_dir(gold, book)
-    pred_codings = load_predictions(pred, book)
+    pred_codings = load_codings(pred, book)
     texts = None
     if ads:
         # Only paired ads are scored, so only their texts matter (and their absence).

@@ -1,0 +1,104 @@
+"""Loading coding sets: an OUT folder, a codings.jsonl file, a folder of *.md codings or
+one .md file. Eval, review, accept and every command that reads codings use this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline.codebook import Codebook
+from pipeline.errors import InputError
+from pipeline.goldmd import read_coding_file
+from pipeline.record import Coding
+
+RECORDS = "codings.jsonl"
+
+
+def load_markdown_dir(folder: Path, book: Codebook) -> list[Coding]:
+    """Every *.md coding in `folder`; all unreadable files are reported together."""
+    files = sorted(Path(folder).glob("*.md"))
+    if not files:
+        raise InputError(f"{folder}: no *.md codings in this folder")
+    codings, problems = [], []
+    for path in files:
+        try:
+            codings.append(read_coding_file(path, book))
+        except InputError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InputError("\n".join(problems))
+    return codings
+
+
+def check_codes(coding: Coding, book: Codebook) -> str | None:
+    """What in a coding the codebook does not allow, or None."""
+    if coding.profile and coding.profile not in book.profile_names:
+        return f"profile {coding.profile!r} is not in the codebook"
+    for kind, entries in (("quotes", coding.quotes), ("tools", coding.tools)):
+        for entry in entries:
+            part = book.part_of.get(entry.category)
+            if part is None:
+                return f"category {entry.category!r} is not in the codebook"
+            if part.kind != kind:
+                return f"category {entry.category} takes {part.kind}, not {kind}"
+    return None
+
+
+def _jsonl_record(line: str, where: str, book: Codebook) -> Coding:
+    try:
+        coding = Coding.model_validate_json(line)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or "(record)"
+        raise InputError(f"{where}: {field}: {err['msg']}") from None
+    problem = check_codes(coding, book)
+    if problem:
+        raise InputError(f"{where}: {problem}")
+    return coding
+
+
+def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
+    """Coding records, one JSON object a line; a bad line is an error naming file and line."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    codings: list[Coding] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        coding = _jsonl_record(line, where, book)
+        if coding.ad_id in seen:
+            first = seen[coding.ad_id]
+            raise InputError(f"{where}: ad {coding.ad_id!r} again (first on line {first})")
+        seen[coding.ad_id] = lineno
+        codings.append(coding)
+    return codings
+
+
+def load_codings(path: Path, book: Codebook, prefer_records: bool = False) -> list[Coding]:
+    """One coding set. A folder is read as its *.md codings (what a coder edits), or as
+    its codings.jsonl when it has no *.md or `prefer_records` (the records carry spans
+    and provenance); a file as JSON lines, or as one Markdown coding when it ends in .md.
+    """
+    path = Path(path)
+    if path.is_dir():
+        records = path / RECORDS
+        if records.is_file() and (prefer_records or not any(path.glob("*.md"))):
+            return load_jsonl(records, book)
+        return load_markdown_dir(path, book)
+    if path.suffix.lower() == ".md":
+        return [read_coding_file(path, book)]
+    return load_jsonl(path, book)
+
+
+def coding_set_name(path: Path) -> str:
+    """A readable name for a coding set: its folder's name for OUT/codings.jsonl."""
+    path = Path(path)
+    if path.name == RECORDS:
+        return path.parent.name or str(path)
+    return path.stem if path.is_file() else path.name
