@@ -1,6 +1,6 @@
 """Benchmarks 1 and 2: concurrency scaling and per-ad pipeline overhead, and start-up time.
 
-The simulated server runs in its own process (`python -m bench.simserver PORT LATENCY`),
+The simulated server runs in its own process (`python -m tests.servers.simserver PORT LATENCY`),
 so its work does not compete with the pipeline's for the GIL, as a real provider's would
 not. The pipeline runs in this process: `Run.execute()` is what `autocode code` runs after
 its imports and argument checks, and is timed on its own.
@@ -36,8 +36,12 @@ def free_port() -> int:
 def sim_server(latency: float, port: int | None = None):
     """Yield the base URL of a simulated server running in a child process."""
     port = port or free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "bench.simserver", str(port), str(latency)],
-                            cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.servers.simserver", str(port), str(latency)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()  # printed once it listens
         if "127.0.0.1" not in line:
@@ -52,8 +56,13 @@ def make_llm(url: str, cache_dir: Path | None) -> LLM:
     """The LLM layer as `autocode code` builds it for an OpenAI-compatible server."""
     defaults = BACKEND_DEFAULTS["openai-compatible"]
     backend = Backend("openai-compatible", url, "sim", "sk-bench", "json_schema")
-    return LLM(backend, cache=DiskCache(cache_dir), max_retries=defaults["max_retries"],
-               max_tokens=defaults["max_tokens"], timeout=defaults["timeout"])
+    return LLM(
+        backend,
+        cache=DiskCache(cache_dir),
+        max_retries=defaults["max_retries"],
+        max_tokens=defaults["max_tokens"],
+        timeout=defaults["timeout"],
+    )
 
 
 def run_ads(ads: list[Ad], book: Codebook, llm: LLM, out: Path, concurrency: int) -> tuple:
@@ -63,8 +72,9 @@ def run_ads(ads: list[Ad], book: Codebook, llm: LLM, out: Path, concurrency: int
     return time.perf_counter() - start, manifest
 
 
-def concurrency_scaling(ads: list[Ad], spare: Ad, book: Codebook, levels=(1, 4, 16, 32),
-                        latency: float = 0.5) -> dict:
+def concurrency_scaling(
+    ads: list[Ad], spare: Ad, book: Codebook, levels=(1, 4, 16, 32), latency: float = 0.5
+) -> dict:
     """Code `ads` at each concurrency with an empty cache; efficiency = ads/s / (c / latency).
 
     Each level gets a fresh LLM client, warmed by one request for `spare` (not timed: the
@@ -79,11 +89,21 @@ def concurrency_scaling(ads: list[Ad], spare: Ad, book: Codebook, levels=(1, 4, 
             warmups.append(time.perf_counter() - start)
             seconds, manifest = run_ads(ads, book, llm, Path(tmp) / f"out{level}", level)
             rate = manifest["counts"]["coded"] / seconds
-            rows.append({"concurrency": level, "ads_per_s": round(rate, 2),
-                         "efficiency": round(rate / (level / latency), 3),
-                         "seconds": round(seconds, 2), "failed": manifest["counts"]["failed"]})
-    return {"rows": rows, "ads": len(ads), "latency_s": latency,
-            "first_request_s": round(warmups[0], 2)}
+            rows.append(
+                {
+                    "concurrency": level,
+                    "ads_per_s": round(rate, 2),
+                    "efficiency": round(rate / (level / latency), 3),
+                    "seconds": round(seconds, 2),
+                    "failed": manifest["counts"]["failed"],
+                }
+            )
+    return {
+        "rows": rows,
+        "ads": len(ads),
+        "latency_s": latency,
+        "first_request_s": round(warmups[0], 2),
+    }
 
 
 def overhead(ads: list[Ad], book: Codebook, data_file: Path, work: Path, repeats: int = 3) -> dict:
@@ -99,27 +119,44 @@ def overhead(ads: list[Ad], book: Codebook, data_file: Path, work: Path, repeats
         first_s, first = run_ads(ads, book, make_llm(url, cache), work / "coded", 8)
         reruns = []
         for i in range(repeats):
-            seconds, manifest = run_ads(ads, book, make_llm(url, cache), Path(tmp) / f"re{i}",
-                                        BACKEND_DEFAULTS["openai-compatible"]["concurrency"])
+            seconds, manifest = run_ads(
+                ads,
+                book,
+                make_llm(url, cache),
+                Path(tmp) / f"re{i}",
+                BACKEND_DEFAULTS["openai-compatible"]["concurrency"],
+            )
             if manifest["counts"]["from_cache"] != len(ads):
                 raise RuntimeError(f"cached re-run missed the cache: {manifest['counts']}")
             reruns.append(seconds)
         command_s = _cached_command(data_file, url, cache, Path(tmp) / "cmd")
     rerun = statistics.median(reruns)
-    return {"ads": len(ads), "first_pass_s": round(first_s, 2),
-            "first_pass_failed": first["counts"]["failed"],
-            "rerun_s": [round(s, 3) for s in reruns],
-            "ms_per_ad": round(1000 * rerun / len(ads), 2),
-            "command_s": round(command_s, 2),
-            "command_ms_per_ad": round(1000 * command_s / len(ads), 2)}
+    return {
+        "ads": len(ads),
+        "first_pass_s": round(first_s, 2),
+        "first_pass_failed": first["counts"]["failed"],
+        "rerun_s": [round(s, 3) for s in reruns],
+        "ms_per_ad": round(1000 * rerun / len(ads), 2),
+        "command_s": round(command_s, 2),
+        "command_ms_per_ad": round(1000 * command_s / len(ads), 2),
+    }
 
 
 def _cached_command(data_file: Path, url: str, cache: Path, out: Path) -> float:
     """Wall seconds of the whole `autocode code` command over the cached ads."""
     env = {**os.environ, "OPENAI_BASE_URL": url, "AUTOCODE_MODEL": "sim"}
     env.pop("OPENAI_API_KEY", None)
-    cmd = [sys.executable, "-m", "pipeline.cli", "code", str(data_file), "--out", str(out),
-           "--cache", str(cache)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "code",
+        str(data_file),
+        "--out",
+        str(out),
+        "--cache",
+        str(cache),
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -131,8 +168,11 @@ def _cached_command(data_file: Path, url: str, cache: Path, out: Path) -> float:
 def startup(runs: int = 7) -> dict:
     """Median wall time of `autocode --help`, and of a bare interpreter for scale."""
     autocode = Path(sys.executable).with_name("autocode")
-    help_cmd = [str(autocode), "--help"] if autocode.exists() else [
-        sys.executable, "-m", "pipeline.cli", "--help"]
+    help_cmd = (
+        [str(autocode), "--help"]
+        if autocode.exists()
+        else [sys.executable, "-m", "pipeline.cli", "--help"]
+    )
 
     def median_of(cmd: list[str]) -> float:
         times = []
@@ -144,6 +184,10 @@ def startup(runs: int = 7) -> dict:
 
     help_s = median_of(help_cmd)
     python_s = median_of([sys.executable, "-c", "pass"])
-    return {"help_s": round(help_s, 3), "python_s": round(python_s, 3),
-            "ratio_to_python": round(help_s / python_s, 1), "runs": runs,
-            "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(help_cmd))}
+    return {
+        "help_s": round(help_s, 3),
+        "python_s": round(python_s, 3),
+        "ratio_to_python": round(help_s / python_s, 1),
+        "runs": runs,
+        "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(help_cmd)),
+    }

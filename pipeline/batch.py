@@ -17,18 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.ads import Ad
+from pipeline.backend import BACKEND_DEFAULTS, Backend
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.llm import (
-    BACKEND_DEFAULTS,
-    DEFAULT_OPENAI_MODEL,
-    LLM,
-    OPENAI_URL,
-    Backend,
-    DiskCache,
-    FatalLLMError,
-)
-from pipeline.run import Outcome, Run, RunOptions, _done_ids, code_one, estimate_cost, prepare
+from pipeline.llm import LLM, DiskCache
+from pipeline.run import Outcome, Run, RunOptions, code_one, estimate_cost, prepare
 from pipeline.store import read_records
 
 ENDPOINT = "/v1/chat/completions"
@@ -39,25 +32,36 @@ MAX_REQUESTS = 50_000
 MAX_BYTES = 200_000_000
 
 
-def batch_backend(model: str | None, mode: str | None, env=os.environ) -> Backend:
-    """Where batch requests go: OPENAI_BASE_URL (vLLM etc.) or OpenAI.
+def _offline(**_kwargs):
+    raise RuntimeError("batch prepare and ingest make no online call")
 
-    The model defaults to AUTOCODE_MODEL with OPENAI_BASE_URL (as for `code`), else
-    gpt-4o-mini; the mode to tools, as for OpenAI. Nothing here touches the network.
-    """
-    base = env.get("OPENAI_BASE_URL")
-    model = model or (env.get("AUTOCODE_MODEL") if base else None) or DEFAULT_OPENAI_MODEL
-    return Backend(
-        "openai-compatible" if base else "openai",
-        base or OPENAI_URL,
-        model,
-        env.get("OPENAI_API_KEY") or "sk-no-key",
-        mode or "tools",
+
+def offline_llm(backend: Backend, temperature: float, max_tokens: int) -> LLM:
+    """The LLM that builds the requests of prepare and ingest; it never calls out."""
+    return LLM(
+        backend, create=_offline, max_retries=0, temperature=temperature, max_tokens=max_tokens
     )
 
 
-def _offline(**_kwargs):
-    raise RuntimeError("batch prepare and ingest make no online call")
+def online_llm(
+    llm: LLM, cache_dir: Path, refresh: bool, max_retries: int | None, timeout: float | None
+) -> LLM:
+    """The online LLM of `ingest --reask`, with the batch's request parameters."""
+    if not (os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
+        raise InputError(
+            "--reask codes ads online: set OPENAI_API_KEY (OpenAI) or "
+            "OPENAI_BASE_URL (another server) first"
+        )
+    defaults = BACKEND_DEFAULTS[llm.backend.kind]
+    return LLM(
+        llm.backend,
+        cache=DiskCache(cache_dir),
+        temperature=llm.params["temperature"],
+        max_tokens=llm.params["max_tokens"],
+        refresh=refresh,
+        max_retries=defaults["max_retries"] if max_retries is None else max_retries,
+        timeout=timeout or defaults["timeout"],
+    )
 
 
 def request_body(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
@@ -299,169 +303,3 @@ def batch_cost(
         return None
     reask = estimate_cost(model, online, prices) or 0.0
     return round((full - reask) * discount + reask, 6)
-
-
-# ------------------------------------------------------------------ the commands' edge
-
-
-def say(message: str, style: str | None = None) -> None:
-    """One message on stderr, unwrapped, never read as rich markup."""
-    from rich.markup import escape
-
-    from pipeline.progress import stderr
-
-    label = f"[{style}]autocode:[/{style}]" if style else "autocode:"
-    stderr.print(f"{label} {escape(message)}", highlight=False, soft_wrap=True)
-
-
-@dataclass
-class Setup:
-    book: Codebook
-    ads: list[Ad]
-    problems: list[str]
-    llm: LLM
-    options: RunOptions
-
-
-def setup(
-    ads,
-    out,
-    codebook_path,
-    model,
-    mode,
-    max_tokens,
-    temperature,
-    n_examples,
-    examples_gold,
-    examples_ads,
-    id_field,
-    text_fields,
-    max_ad_chars,
-    prices=None,
-    refresh=False,
-    limit=None,
-) -> Setup:
-    """What prepare and ingest share: codebook, ads, examples, options and the offline LLM."""
-    from pipeline.code_command import read_inputs
-    from pipeline.run import load_prices
-
-    book, batch, examples = read_inputs(
-        ads,
-        codebook_path,
-        id_field,
-        text_fields,
-        max_ad_chars,
-        n_examples,
-        examples_gold,
-        examples_ads,
-        say=lambda problem: say(problem, "yellow"),
-    )
-    options = RunOptions(
-        out,
-        limit=limit,
-        refresh=refresh,
-        max_ad_chars=max_ad_chars,
-        examples=examples,
-        prices=load_prices(prices),
-    )
-    backend = batch_backend(model, mode)
-    if max_tokens is None:
-        max_tokens = BACKEND_DEFAULTS[backend.kind]["max_tokens"]
-    llm = LLM(
-        backend, create=_offline, max_retries=0, temperature=temperature, max_tokens=max_tokens
-    )
-    return Setup(book, batch.ads, batch.problems, llm, options)
-
-
-def prepare_command(ads, out, coded, limit, **common) -> int:
-    """`autocode batch prepare`: request files for the ads not yet coded in `coded`."""
-    s = setup(ads, coded or Path(out).parent, limit=limit, **common)
-    todo = s.ads
-    if coded:
-        expected = Run(s.ads, s.book, s.llm, s.options).expected_provenance()
-        done = _done_ids(read_records(Path(coded) / "codings.jsonl"), expected)
-        todo = [ad for ad in s.ads if ad.id not in done]
-        say(f"{len(s.ads) - len(todo)} ad(s) already coded in {coded}, left out")
-    todo = todo[:limit] if limit is not None else todo
-    if not todo:
-        say("no ads left to prepare; nothing written")
-        return 0
-    lines = (request_line(ad, s.book, s.llm, s.options) for ad in todo)
-    written = write_request_files(lines, Path(out), MAX_REQUESTS, MAX_BYTES)
-    backend = s.llm.backend
-    for path, count in written:
-        print(path)
-        say(
-            f"{count} request(s) for {backend.model} ({backend.mode} mode) in {path} "
-            f"({path.stat().st_size:,} bytes)"
-        )
-    return 0
-
-
-def ingest_command(
-    results,
-    ads,
-    out,
-    refresh,
-    prices,
-    reask,
-    requests,
-    max_retries,
-    timeout,
-    concurrency,
-    cache_dir,
-    **common,
-) -> int:
-    """`autocode batch ingest`: the outputs of an online run, from a batch's results."""
-    import time
-
-    from pipeline.progress import run_progress, stderr, summary_table
-
-    start = time.monotonic()
-    s = setup(ads, out, refresh=refresh, prices=prices, **common)
-    found, problems = read_results(list(results))
-    for problem in problems:
-        say(problem, "yellow")
-    unknown = sorted(set(found) - {ad.id for ad in s.ads})
-    if unknown:
-        say(
-            f"{len(unknown)} result(s) for ads not in the input, ignored: {', '.join(unknown[:5])}",
-            "yellow",
-        )
-    if requests:
-        check_requests(list(requests), s.ads, s.book, s.llm, s.options)
-    backend = s.llm.backend
-    defaults = BACKEND_DEFAULTS[backend.kind]
-    online = None
-    if reask:
-        if not (os.environ.get("OPENAI_BASE_URL") or os.environ.get("OPENAI_API_KEY")):
-            raise InputError(
-                "--reask codes ads online: set OPENAI_API_KEY (OpenAI) or "
-                "OPENAI_BASE_URL (another server) first"
-            )
-        online = LLM(
-            backend,
-            cache=DiskCache(cache_dir),
-            temperature=s.llm.params["temperature"],
-            max_tokens=s.llm.params["max_tokens"],
-            refresh=refresh,
-            max_retries=defaults["max_retries"] if max_retries is None else max_retries,
-            timeout=timeout or defaults["timeout"],
-        )
-    s.options.concurrency = concurrency or (defaults["concurrency"] if reask else 1)
-    coder = BatchCoder(found, ", ".join(map(str, results)), online)
-    run = BatchRun(s.ads, s.book, s.llm, s.options, s.problems, results=list(results), coder=coder)
-    try:
-        with run_progress(len(s.ads)) as progress:
-            run.progress = progress
-            manifest = run.execute()
-    except FatalLLMError as exc:
-        say(str(exc), "red")
-        return 1
-    except KeyboardInterrupt:
-        say("interrupted; finished ads are kept, re-run the same command to finish", "yellow")
-        return 130
-    table = summary_table(manifest, time.monotonic() - start)
-    table.title = f"autocode batch ingest: {manifest['model']} ({manifest['backend']})"
-    stderr.print(table)
-    return 0

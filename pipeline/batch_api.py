@@ -1,7 +1,8 @@
 """Submitting, polling and fetching batches through the openai SDK's Files and Batches APIs.
 
 The client comes from OPENAI_BASE_URL and OPENAI_API_KEY as for the online path; the key is
-never printed (error messages pass through `redact`). Results go to stdout, notes to stderr.
+never printed (error messages pass through `redact`). The functions return what the
+command shows; a refusal or a batch that ended badly is a BatchAPIError.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import contextlib
 import json
 import os
 from pathlib import Path
-
-import click
+from typing import Any
 
 from pipeline.batch import ENDPOINT, MAX_BYTES, MAX_REQUESTS
 from pipeline.errors import AutocodeError, InputError
@@ -22,7 +22,12 @@ FINISHED_BADLY = {"failed", "expired", "cancelled"}
 
 
 class BatchAPIError(AutocodeError):
-    """The Files or Batches API refused or could not be reached; the message says which."""
+    """The Files or Batches API refused or could not be reached, or a batch ended badly;
+    the message says which. `lines` are what was learnt before (printed to stdout)."""
+
+    def __init__(self, message: str, lines: list[str] | None = None):
+        super().__init__(message)
+        self.lines = lines or []
 
 
 def client(env=os.environ):
@@ -82,10 +87,11 @@ def check_request_file(path: Path) -> int:
     return count
 
 
-def submit(paths: list[Path]) -> int:
-    """Upload each request file and create a batch for it; print one batch id per line."""
+def submit(paths: list[Path]) -> list[tuple[Path, int, Any]]:
+    """Upload each request file and create a batch for it: (path, requests, batch) each."""
     counts = [check_request_file(Path(p)) for p in paths]  # check all before uploading any
     api = client()
+    submitted = []
     for path, count in zip(map(Path, paths), counts, strict=True):
         with api_errors(f"uploading {path}"), open(path, "rb") as handle:
             uploaded = api.files.create(file=(path.name, handle), purpose="batch")
@@ -93,10 +99,8 @@ def submit(paths: list[Path]) -> int:
             batch = api.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT,
                                        completion_window="24h",
                                        metadata={"autocode_requests": path.name[:500]})
-        click.echo(batch.id)
-        click.echo(f"autocode: {path} ({count} requests) submitted as batch {batch.id} "
-                   f"({batch.status}); follow it with `autocode batch status {batch.id}`", err=True)
-    return 0
+        submitted.append((path, count, batch))
+    return submitted
 
 
 def _counts(batch) -> str:
@@ -124,20 +128,18 @@ def bad_end(batch) -> str:
             "`autocode batch prepare … --coded OUT` prepares the rest")
 
 
-def status(batch_id: str) -> int:
-    """Print status and request counts; 1 when the batch failed, expired or was cancelled."""
+def status(batch_id: str) -> list[str]:
+    """The lines that tell a batch's status, request counts and files; a batch that failed,
+    expired or was cancelled is a BatchAPIError that says why."""
     with api_errors(f"retrieving batch {batch_id}"):
         batch = client().batches.retrieve(batch_id)
-    click.echo(f"{batch.id}: {batch.status}")
-    click.echo(_counts(batch))
     files = [f"output file {batch.output_file_id}" if batch.output_file_id else "",
              f"error file {batch.error_file_id}" if batch.error_file_id else ""]
-    if any(files):
-        click.echo(", ".join(f for f in files if f))
+    lines = [f"{batch.id}: {batch.status}", _counts(batch)]
+    lines += [", ".join(f for f in files if f)] if any(files) else []
     if batch.status in FINISHED_BADLY:
-        click.echo(f"autocode: {bad_end(batch)}", err=True)
-        return 1
-    return 0
+        raise BatchAPIError(bad_end(batch), lines)
+    return lines
 
 
 def _download(api, file_id: str) -> str:
@@ -146,26 +148,24 @@ def _download(api, file_id: str) -> str:
     return text if not text or text.endswith("\n") else text + "\n"
 
 
-def fetch(batch_id: str, out: Path) -> int:
-    """Write the batch's output file, then its error file, into `out` as one JSON-lines file."""
+def fetch(batch_id: str, out: Path) -> list[str]:
+    """Write the batch's output file, then its error file, into `out` as one JSON-lines file;
+    the messages to show. A batch with nothing to fetch yet is a BatchAPIError."""
     api = client()
     with api_errors(f"retrieving batch {batch_id}"):
         batch = api.batches.retrieve(batch_id)
     has_files = batch.output_file_id or batch.error_file_id
     if batch.status != "completed" and not (batch.status in {"expired", "cancelled"} and has_files):
         if batch.status in FINISHED_BADLY:
-            click.echo(f"autocode: {bad_end(batch)}; nothing to fetch", err=True)
-        else:
-            click.echo(f"autocode: batch {batch.id} is {batch.status}, not completed "
-                       f"({_counts(batch)}); nothing to fetch yet, try again later", err=True)
-        return 1
+            raise BatchAPIError(f"{bad_end(batch)}; nothing to fetch")
+        raise BatchAPIError(f"batch {batch.id} is {batch.status}, not completed "
+                            f"({_counts(batch)}); nothing to fetch yet, try again later")
     output = _download(api, batch.output_file_id) if batch.output_file_id else ""
     errors = _download(api, batch.error_file_id) if batch.error_file_id else ""
     atomic_write_text(Path(out), output + errors)
     answered, failed = len(output.splitlines()), len(errors.splitlines())
-    click.echo(f"autocode: wrote {answered} answer(s) and {failed} error line(s) of batch "
-               f"{batch.id} to {out}", err=True)
+    messages = [f"wrote {answered} answer(s) and {failed} error line(s) of batch "
+                f"{batch.id} to {out}"]
     if batch.status != "completed":
-        click.echo(f"autocode: warning: {bad_end(batch)}", err=True)
-    click.echo(str(out))
-    return 0
+        messages.append(f"warning: {bad_end(batch)}")
+    return messages

@@ -1,4 +1,4 @@
-"""Talking to the LLM: backend choice, instructor over the openai SDK, retries and the cache.
+"""Talking to the LLM: instructor over the openai SDK, retries and the cache.
 
 The seam is `create`: a function with the signature of the openai SDK's
 `client.chat.completions.create`. instructor patches it, so validation and re-asks
@@ -12,13 +12,11 @@ import functools
 import hashlib
 import json
 import logging
-import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import instructor
 import openai
@@ -26,23 +24,17 @@ from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from pipeline.backend import (  # noqa: F401 - re-exported: callers know them from here
+    BACKEND_DEFAULTS,
+    DEFAULT_OPENAI_MODEL,
+    MODES,
+    OPENAI_URL,
+    Backend,
+    choose_backend,
+)
 from pipeline.errors import AutocodeError
 from pipeline.store import atomic_write_text
 
-OPENAI_URL = "https://api.openai.com/v1"
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-MODES = {
-    "tools": instructor.Mode.TOOLS,
-    "json_schema": instructor.Mode.JSON_SCHEMA,
-    "json": instructor.Mode.JSON,
-    "md_json": instructor.Mode.MD_JSON,
-}
-# Per backend: requests in flight, seconds per request, re-asks, completion token limit.
-BACKEND_DEFAULTS = {
-    "embedded": {"concurrency": 1, "timeout": 600.0, "max_retries": 1, "max_tokens": 1024},
-    "openai-compatible": {"concurrency": 4, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
-    "openai": {"concurrency": 8, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
-}
 RETRY_AFTER_CAP = 120.0  # seconds; a longer Retry-After is cut to this
 TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
@@ -69,44 +61,6 @@ class EmptyResponse(Exception):
 
 class FatalLLMError(AutocodeError):
     """No ad can be coded (bad key, unknown model): the run stops with this message."""
-
-
-@dataclass
-class Backend:
-    kind: str  # "openai-compatible", "openai" or "embedded"
-    base_url: str
-    model: str
-    api_key: str = field(repr=False)
-    mode: str
-    # llama-cpp-python's server wants a JSON schema as {"type": "json_object", "schema": ...}
-    schema_format: str = "json_schema"
-    max_items: int | None = None  # cap on quotes/tools for small constrained-decoding models
-    passage_quotes: bool = False  # quote text constrained to the ad's own passages
-
-    @property
-    def host(self) -> str:
-        """Where requests go, without credentials, for the manifest and the cache key."""
-        if self.kind == "embedded":
-            return f"embedded://{self.model}"  # its loopback port changes every run
-        parts = urlsplit(self.base_url)
-        port = f":{parts.port}" if parts.port else ""
-        return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
-
-
-def choose_backend(model: str | None, mode: str | None, env=os.environ) -> Backend | None:
-    """OPENAI_BASE_URL, else OPENAI_API_KEY, else None (the caller starts the embedded model)."""
-    key = env.get("OPENAI_API_KEY", "")
-    if env.get("OPENAI_BASE_URL"):
-        return Backend(
-            "openai-compatible",
-            env["OPENAI_BASE_URL"],
-            model or env.get("AUTOCODE_MODEL", "default"),
-            key or "sk-no-key",
-            mode or "json_schema",
-        )
-    if key:
-        return Backend("openai", OPENAI_URL, model or DEFAULT_OPENAI_MODEL, key, mode or "tools")
-    return None
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -292,7 +246,7 @@ class LLM:
         def capture(**kwargs):
             raise _Captured(kwargs)
 
-        patched = instructor.patch(create=capture, mode=MODES[self.backend.mode])
+        patched = instructor.patch(create=capture, mode=instructor.Mode[self.backend.mode.upper()])
         try:
             patched(
                 response_model=_for_instructor(model_cls),
@@ -342,7 +296,9 @@ class LLM:
             state["refusal"] = _refusal_of(completion)
             return completion
 
-        patched = instructor.patch(create=counted_create, mode=MODES[self.backend.mode])
+        patched = instructor.patch(
+            create=counted_create, mode=instructor.Mode[self.backend.mode.upper()]
+        )
         context = ValidationContext(ad_text=ad_text, max_retries=self.max_retries, state=state)
         try:
             answer = patched(

@@ -49,10 +49,10 @@ def run_progress(total: int):
         yield advance
 
 
-def summary_table(manifest: dict, seconds: float) -> Table:
+def summary_table(manifest: dict, seconds: float, command: str = "autocode code") -> Table:
     counts = manifest["counts"]
     table = Table(
-        title=escape(f"autocode code: {manifest['model']} ({manifest['backend']})"),
+        title=escape(f"{command}: {manifest['model']} ({manifest['backend']})"),
         show_header=False,
     )
     cost = manifest["cost_usd"]

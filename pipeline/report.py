@@ -11,8 +11,8 @@ import re
 from pathlib import Path
 
 from pipeline.codebook import Codebook
-from pipeline.errors import InputError
 from pipeline.codings import load_codings, load_markdown_dir
+from pipeline.errors import InputError
 
 # ----------------------------------------------------------------------- load
 

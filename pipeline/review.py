@@ -234,15 +234,3 @@ def write_site(site: dict[str, str], folder: Path) -> Path:
     for name, html in site.items():
         atomic_write_text(Path(folder) / name, html)
     return Path(folder) / "index.html"
-
-
-def review_command(out: Path, ads: Path | None, gold: Path | None, html: Path,
-                   codebook_path: Path | None, fields: TableFields, warn) -> Path:
-    """`autocode review`: load, build, write; `warn` gets each problem worth a line."""
-    from pipeline.codebook import load_codebook
-
-    book = load_codebook(codebook_path)
-    inp = load_review(out, ads, gold, book, fields)
-    for problem in inp.problems:
-        warn(problem)
-    return write_site(build_site(inp, book), html)

@@ -134,7 +134,7 @@ def provenance(codebook: Codebook, llm: LLM, prompt_sha: str) -> dict:
     }
 
 
-def _done_ids(records: list[dict], expected: dict) -> set[str]:
+def coded_ids(records: list[dict], expected: dict) -> set[str]:
     """Ads already coded under the same model, codebook and prompt need no new call."""
     keys = ("model", "codebook_sha256", "prompt_sha256")
     return {
@@ -189,7 +189,12 @@ class Run:
         }
 
     def _done(self, records: list[dict]) -> set[str]:
-        return set() if self.opt.refresh else _done_ids(records, self.expected_provenance())
+        return set() if self.opt.refresh else coded_ids(records, self.expected_provenance())
+
+    def not_yet_coded(self, out: Path) -> list[Ad]:
+        """The ads that `out` (an OUT folder) holds no coding of under this run's provenance."""
+        done = coded_ids(read_records(Path(out) / "codings.jsonl"), self.expected_provenance())
+        return [ad for ad in self.ads if ad.id not in done]
 
     def has_work(self) -> bool:
         """Whether any ad still needs the LLM (read only: nothing is written)."""

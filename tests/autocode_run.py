@@ -1,4 +1,4 @@
-"""Run `autocode code` as a subprocess against a bench.simserver, and check what it left.
+"""Run `autocode code` as a subprocess against a tests.servers.simserver, and check what it left.
 
 Used by the reliability tests (hostile server, killed runs, bad input, secrets): the real
 CLI, the real openai SDK and instructor, real HTTP on 127.0.0.1; only the model is simulated.

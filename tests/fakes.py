@@ -1,6 +1,6 @@
 """A fake behind the LLM seam: a scripted stand-in for the openai SDK's chat.completions.create.
 
-It answers like bench.simserver does (quotes are real lines of the ad in the request), so
+It answers like tests.servers.simserver does (quotes are real lines of the ad in the request), so
 instructor's parsing, validation and re-asks run for real; only the network is missing.
 """
 
@@ -14,8 +14,8 @@ from types import SimpleNamespace
 import openai
 from openai.types.chat import ChatCompletion
 
-from bench.simserver import completion, faulty_answer
 from pipeline.llm import Backend
+from tests.servers.simserver import completion, faulty_answer
 
 
 def status_error(code: int, message: str = "simulated", headers: dict | None = None):

@@ -1,7 +1,7 @@
 """Bad input: one clear message naming the file and what is wrong, and the rest of the batch
 coded; a broken codebook or gold file stops `autocode code` before any LLM call (status 2).
 
-`autocode code` runs as a subprocess against bench.simserver, so the tests also see what
+`autocode code` runs as a subprocess against tests.servers.simserver, so the tests also see what
 was sent: no script or style text of an HTML ad, no more of a long ad than --max-ad-chars.
 """
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from autocode_run import TRACEBACK, ad_text, assert_clean_out, requests_for, run_code
 
-from bench.simserver import SimServer
 from pipeline.ads import read_ads
+from tests.servers.simserver import SimServer
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_AD_CHARS = 3000

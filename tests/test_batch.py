@@ -1,7 +1,7 @@
 """Batch mode (issue 8): request files, ingest equal to an online run, and the Batches API.
 
-The online side runs `autocode code` against bench.simserver over real HTTP; submit,
-status and fetch talk to bench.batchserver, a stand-in for the Files and Batches endpoints.
+The online side runs `autocode code` against tests.servers.simserver over real HTTP; submit,
+status and fetch talk to tests.servers.batchserver, a stand-in for the Files and Batches endpoints.
 """
 
 from __future__ import annotations
@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bench.batchserver import BatchServer
-from bench.simserver import SimServer, completion, faulty_answer
 from pipeline import batch as batch_mod
 from pipeline.ads import read_ads
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.llm import LLM, OPENAI_URL, Backend
 from pipeline.run import RunOptions, prepare
+from tests.servers.batchserver import BatchServer
+from tests.servers.simserver import SimServer, completion, faulty_answer
 
 REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "raw"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from autocode_run import TRACEBACK, ad_text, assert_clean_out, code_argv, env_for, json_lines
 
-from bench.simserver import SimServer
+from tests.servers.simserver import SimServer
 
 N_ADS = 50
 KILL_AFTER = 10  # records in codings.jsonl

@@ -2,7 +2,7 @@
 failures.jsonl with a reason naming it; never a traceback, never an ungrounded quote kept;
 and the API key never comes out, also when the server echoes the request headers.
 
-`autocode code` runs as a subprocess against bench.simserver over real HTTP. One batch holds
+`autocode code` runs as a subprocess against tests.servers.simserver over real HTTP. One batch holds
 one ad per fault, and each ad carries its own fault script (SimServer.by_text), so one run
 covers the whole table whatever the order of concurrent requests; each case is a test.
 """
@@ -22,7 +22,7 @@ from autocode_run import (
     run_code,
 )
 
-from bench.simserver import SimServer
+from tests.servers.simserver import SimServer
 
 TRANSIENT_ATTEMPTS = 6  # LLM(transient_attempts=...): requests before a transient fault is final
 MAX_RETRIES = 2  # --max-retries: re-asks after an invalid answer, so 3 attempts in all

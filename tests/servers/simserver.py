@@ -230,7 +230,7 @@ class SimServer:
 def main() -> None:
     """Run the simulated server in the foreground.
 
-    python -m bench.simserver [PORT] [LATENCY] [FAULT ...]: the faults answer the first
+    python -m tests.servers.simserver [PORT] [LATENCY] [FAULT ...]: the faults answer the first
     requests in order (e.g. `429 500 ok ungrounded`), then every request is answered "ok".
     """
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399

@@ -8,7 +8,7 @@ It checks an uploaded request file as the Batch API does, then settles each batc
 Outcomes: "completed" (every request answered), "expired" (the first half answered, the
 rest are batch_expired error lines), "in_progress" (nothing yet), "failed" (as a file that
 fails validation does). Answers come from `answer(body) -> (status, body)`; by default the
-simulated coding of bench.simserver.
+simulated coding of tests.servers.simserver.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from bench.simserver import completion, simulated_answer
+from tests.servers.simserver import completion, simulated_answer
 
 ENDPOINT = "/v1/chat/completions"
 

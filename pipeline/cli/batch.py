@@ -1,0 +1,301 @@
+"""`autocode batch …`: the OpenAI Batch API path. Each subcommand's docstring is its --help.
+
+The work is in pipeline.batch (request files, results, the ingest coder) and
+pipeline.batch_api (submit, status, fetch); this module reads options and shows results.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli.code import read_run_inputs
+from pipeline.cli.options import (
+    NewFile,
+    PathArg,
+    cache_option,
+    coding_options,
+    out_option,
+    say,
+    stack,
+)
+
+ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+batch_options = coding_options(
+    model_help="Model name (default: gpt-4o-mini; with OPENAI_BASE_URL, AUTOCODE_MODEL if set).",
+    mode_help="instructor mode (default: tools, as for OpenAI).",
+    max_tokens_help="Completion token limit (default 4096).",
+)
+
+
+@click.group("batch")
+def command() -> None:
+    """Code a large corpus through the OpenAI Batch API: half the price, within 24 hours.
+
+    The outputs are those of `autocode code`: ingest validates and grounds every
+    answer as the online path does. Use the same coding options for prepare and ingest.
+
+    \b
+    Workflow:
+      autocode batch prepare raw/ --out requests.jsonl --coded drafts/
+      autocode batch submit requests.jsonl            # prints the batch id
+      autocode batch status batch_abc123              # until it says completed
+      autocode batch fetch batch_abc123 --out results.jsonl
+      autocode batch ingest results.jsonl --ads raw/ --out drafts/
+    """
+
+
+def offline_setup(
+    ads, out, model, mode, max_tokens, temperature, limit=None, refresh=False, prices=None, **read
+):
+    """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
+    from pipeline.backend import BACKEND_DEFAULTS, batch_backend
+    from pipeline.batch import offline_llm
+    from pipeline.run import RunOptions, load_prices
+
+    inputs = read_run_inputs(ads, **read)
+    options = RunOptions(
+        out,
+        limit=limit,
+        refresh=refresh,
+        max_ad_chars=read["max_ad_chars"],
+        examples=inputs.examples,
+        prices=load_prices(prices),
+    )
+    backend = batch_backend(model, mode)
+    tokens = BACKEND_DEFAULTS[backend.kind]["max_tokens"] if max_tokens is None else max_tokens
+    return inputs, options, offline_llm(backend, temperature, tokens)
+
+
+@command.command("prepare")
+@click.argument("ads", nargs=-1, required=True, type=PathArg)
+@click.option(
+    "--out",
+    type=NewFile,
+    required=True,
+    help="Request file; split into OUT-001.jsonl, OUT-002.jsonl… past 50,000 requests or 200 MB.",
+)
+@click.option(
+    "--coded",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="An OUT folder of `code` or `batch ingest`: leave out ads already coded there "
+    "(same model, codebook and prompt).",
+)
+@click.option("--limit", type=click.IntRange(0), help="Prepare at most N ads.")
+@batch_options
+def prepare_cmd(ads, out, coded, limit, **common) -> None:
+    """Write Batch API requests, one line per ad, without any network call.
+
+    Each line is {custom_id: ad id, method: POST, url: /v1/chat/completions,
+    body: the exact request `autocode code` would send for that ad}. The paths of
+    the files written go to stdout.
+
+    \b
+    Example:
+      autocode batch prepare ads.jsonl --out requests.jsonl --model gpt-4o-mini
+      autocode batch prepare raw/ --out requests.jsonl --coded drafts/ --examples 2
+    """
+    from pipeline.batch import request_line, write_request_files
+    from pipeline.run import Run
+
+    inputs, options, llm = offline_setup(ads, coded or Path(out).parent, limit=limit, **common)
+    todo = inputs.batch.ads
+    if coded:
+        todo = Run(todo, inputs.book, llm, options).not_yet_coded(Path(coded))
+        say(f"{len(inputs.batch.ads) - len(todo)} ad(s) already coded in {coded}, left out")
+    todo = todo[:limit] if limit is not None else todo
+    if not todo:
+        say("no ads left to prepare; nothing written")
+        return
+    lines = (request_line(ad, inputs.book, llm, options) for ad in todo)
+    for path, count in write_request_files(lines, Path(out)):
+        click.echo(path)
+        say(
+            f"{count} request(s) for {llm.backend.model} ({llm.backend.mode} mode) in {path} "
+            f"({path.stat().st_size:,} bytes)"
+        )
+
+
+@command.command("submit")
+@click.argument("requests", nargs=-1, required=True, type=ExistingFile)
+def submit_cmd(requests: tuple[Path, ...]) -> None:
+    """Upload request files and start one batch per file; print the batch ids.
+
+    Uses OPENAI_API_KEY (and OPENAI_BASE_URL for another server with the Files
+    and Batches APIs). Endpoint /v1/chat/completions, completion window 24h.
+
+    \b
+    Example:
+      autocode batch submit requests.jsonl
+      autocode batch submit requests-001.jsonl requests-002.jsonl
+    """
+    from pipeline.batch_api import submit
+
+    for path, count, batch in submit(list(requests)):
+        click.echo(batch.id)
+        click.echo(
+            f"autocode: {path} ({count} requests) submitted as batch {batch.id} "
+            f"({batch.status}); follow it with `autocode batch status {batch.id}`",
+            err=True,
+        )
+
+
+@command.command("status")
+@click.argument("batch_id")
+def status_cmd(batch_id: str) -> None:
+    """Print a batch's status and request counts.
+
+    Exits with status 1 when the batch failed, expired or was cancelled, and says why.
+
+    \b
+    Example:
+      autocode batch status batch_abc123
+    """
+    from pipeline.batch_api import BatchAPIError, status
+
+    try:
+        lines = status(batch_id)
+    except BatchAPIError as exc:
+        for line in exc.lines:  # what is known of the batch, before why it ended badly
+            click.echo(line)
+        raise
+    for line in lines:
+        click.echo(line)
+
+
+@command.command("fetch")
+@click.argument("batch_id")
+@click.option(
+    "--out",
+    type=NewFile,
+    required=True,
+    help="Results file: the batch's output lines, then its error lines.",
+)
+def fetch_cmd(batch_id: str, out: Path) -> None:
+    """Download a finished batch's results (answers and errors) into one file.
+
+    Fails with a clear message while the batch is still running or when it
+    failed. An expired or cancelled batch yields the requests it finished; the
+    others appear as error lines, and ingest lists them in failures.jsonl.
+
+    \b
+    Example:
+      autocode batch fetch batch_abc123 --out results.jsonl
+    """
+    from pipeline.batch_api import fetch
+
+    for message in fetch(batch_id, out):
+        click.echo(f"autocode: {message}", err=True)
+    click.echo(str(out))
+
+
+@command.command("ingest")
+@click.argument("results", nargs=-1, required=True, type=ExistingFile)
+@click.option(
+    "--ads",
+    multiple=True,
+    required=True,
+    type=PathArg,
+    help="The ads the requests were prepared from (repeat for several).",
+)
+@out_option
+@click.option("--refresh", is_flag=True, help="Ignore codings already in OUT.")
+@click.option(
+    "--prices",
+    type=NewFile,
+    help="Price table YAML (default: the bundled one, or AUTOCODE_PRICES); its "
+    "batch_discount applies.",
+)
+@click.option(
+    "--requests",
+    multiple=True,
+    type=ExistingFile,
+    help="Request file(s) of this batch: check they match these options first.",
+)
+@click.option(
+    "--reask",
+    is_flag=True,
+    help="Code ads whose answer had quotes not found in the ad once more online.",
+)
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 10),
+    help="Re-asks of the online path for --reask (default 2).",
+)
+@click.option("--timeout", type=float, help="Seconds per online request for --reask.")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    help="Ads in flight (default 1; the backend's default with --reask).",
+)
+@stack(cache_option, batch_options)
+def ingest_cmd(
+    results,
+    ads,
+    out,
+    refresh,
+    prices,
+    requests,
+    reask,
+    max_retries,
+    timeout,
+    concurrency,
+    cache_dir,
+    **common,
+) -> None:
+    """Turn Batch API results into drafts, codings.jsonl, failures.jsonl and manifest.json.
+
+    Each answer is validated and grounded as `autocode code` does, without re-asks:
+    quotes not found in the ad are dropped and listed in the draft and record.
+    Error lines and ads without a result go to failures.jsonl with the reason.
+    Ads already coded in OUT are kept as they are. The manifest's cost applies the
+    price table's batch discount.
+
+    \b
+    Example:
+      autocode batch ingest results.jsonl --ads raw/ --out drafts/
+      autocode batch ingest results-*.jsonl --ads ads.jsonl --out coded/ --reask
+    """
+    from pipeline.backend import BACKEND_DEFAULTS
+    from pipeline.batch import BatchCoder, BatchRun, check_requests, online_llm
+    from pipeline.cli.code import execute
+
+    inputs, options, llm = offline_setup(ads, out, refresh=refresh, prices=prices, **common)
+    found = read_batch_results(list(results), {ad.id for ad in inputs.batch.ads})
+    if requests:
+        check_requests(list(requests), inputs.batch.ads, inputs.book, llm, options)
+    defaults = BACKEND_DEFAULTS[llm.backend.kind]
+    online = None
+    if reask:
+        online = online_llm(llm, cache_dir, refresh, max_retries, timeout)
+    options.concurrency = concurrency or (defaults["concurrency"] if reask else 1)
+    coder = BatchCoder(found, ", ".join(map(str, results)), online)
+    run = BatchRun(
+        inputs.batch.ads,
+        inputs.book,
+        llm,
+        options,
+        inputs.batch.problems,
+        results=list(results),
+        coder=coder,
+    )
+    sys.exit(execute(run, "autocode batch ingest"))
+
+
+def read_batch_results(paths: list[Path], ad_ids: set[str]) -> dict:
+    """The batch's results by ad id; unreadable lines and unknown ads are warnings."""
+    from pipeline.batch import read_results
+
+    found, problems = read_results(paths)
+    for problem in problems:
+        say(problem, "yellow")
+    unknown = sorted(set(found) - ad_ids)
+    if unknown:
+        say(
+            f"{len(unknown)} result(s) for ads not in the input, ignored: {', '.join(unknown[:5])}",
+            "yellow",
+        )
+    return found

@@ -1,0 +1,168 @@
+"""`autocode code`: read the codebook, ads and examples, pick the backend (starting the
+embedded model when needed), run, and show progress and the summary.
+
+Everything here is checked before any LLM call, so bad input costs nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from pipeline.cli.options import (
+    PathArg,
+    cache_option,
+    coding_options,
+    concurrency_option,
+    max_retries_option,
+    out_option,
+    prices_option,
+    say,
+    stack,
+    table_fields,
+    timeout_option,
+)
+from pipeline.errors import InputError
+
+code_options = coding_options(
+    model_help="Model name (default: gpt-4o-mini on OpenAI; the embedded GGUF offline).",
+    mode_help="instructor mode (default: tools for OpenAI, json_schema for other servers).",
+    max_tokens_help="Completion token limit (default 4096; 1024 embedded).",
+)
+
+
+def env_seconds(name: str, default: float) -> float:
+    """A non-negative number of seconds from the environment (AUTOCODE_BACKOFF)."""
+    value = os.environ.get(name, "").strip()
+    try:
+        seconds = float(value) if value else default
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise InputError(f"{name}={value!r}: not a number of seconds")
+    return seconds
+
+
+def read_run_inputs(
+    ads, codebook_path, id_field, text_fields, max_ad_chars, n_examples, examples_gold, examples_ads
+):
+    """The inputs of `code` and `batch`, with every problem shown as a warning."""
+    from pipeline.inputs import read_inputs
+
+    return read_inputs(
+        list(ads),
+        codebook_path,
+        table_fields(id_field, text_fields),
+        max_ad_chars,
+        lambda problem: say(problem, "yellow"),
+        n_examples,
+        examples_gold,
+        examples_ads,
+    )
+
+
+@click.command("code")
+@click.argument("ads", nargs=-1, required=True, type=PathArg)
+@stack(out_option, code_options, concurrency_option)
+@click.option("--limit", type=click.IntRange(0), help="Code at most N ads not yet coded.")
+@click.option("--refresh", is_flag=True, help="Ignore the cache and codings already in OUT.")
+@stack(max_retries_option, timeout_option, cache_option, prices_option)
+def command(
+    ads,
+    out,
+    concurrency,
+    limit,
+    refresh,
+    max_retries,
+    timeout,
+    cache_dir,
+    prices,
+    model,
+    mode,
+    max_tokens,
+    temperature,
+    **read,
+) -> None:
+    """Draft a coding for every ad with an LLM.
+
+    ADS are folders of .txt/.md/.html ads (id = file stem) or .jsonl/.csv files.
+    Backend: OPENAI_BASE_URL (any OpenAI-compatible server), else OPENAI_API_KEY
+    (OpenAI), else the embedded local model. Re-running resumes: ads already coded
+    are skipped and cached exchanges cost no call.
+
+    \b
+    Example:
+      autocode code raw/ --out drafts/
+      OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
+    """
+    from pipeline.backend import BACKEND_DEFAULTS, choose_backend
+    from pipeline.embedded import embedded_backend
+    from pipeline.llm import LLM, DiskCache
+    from pipeline.run import Run, RunOptions, load_prices
+
+    inputs = read_run_inputs(ads, **read)
+    backend = choose_backend(model, mode) or embedded_backend()
+    given = {
+        "concurrency": concurrency,
+        "timeout": timeout,
+        "max_retries": max_retries,
+        "max_tokens": max_tokens,
+    }
+    settings = {k: BACKEND_DEFAULTS[backend.kind][k] if v is None else v for k, v in given.items()}
+    options = RunOptions(
+        out,
+        concurrency=settings.pop("concurrency"),
+        limit=limit,
+        refresh=refresh,
+        max_ad_chars=read["max_ad_chars"],
+        examples=inputs.examples,
+        prices=load_prices(prices),
+    )
+    llm = LLM(
+        backend,
+        cache=DiskCache(cache_dir),
+        temperature=temperature,
+        refresh=refresh,
+        backoff=env_seconds("AUTOCODE_BACKOFF", 1.0),
+        **settings,
+    )
+    run = Run(inputs.batch.ads, inputs.book, llm, options, inputs.batch.problems)
+    sys.exit(execute(run, "autocode code"))
+
+
+def execute(run, title: str) -> int:
+    """Run with a progress bar (starting the embedded model if it has work), then the
+    summary; the exit status."""
+    import contextlib
+    import time
+
+    from pipeline.embedded import NOTICE, embedded_server
+    from pipeline.llm import FatalLLMError
+    from pipeline.progress import run_progress, stderr, summary_table
+
+    backend = run.llm.backend
+    start = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        if backend.kind == "embedded":
+            stderr.print(
+                NOTICE.format(name=backend.model), style="yellow", highlight=False, soft_wrap=True
+            )
+            if run.has_work():  # no server to start when every ad is already coded
+                run.llm.backend = stack.enter_context(embedded_server(backend))
+        try:
+            with run_progress(len(run.ads)) as progress:
+                run.progress = progress
+                manifest = run.execute()
+        except FatalLLMError as exc:
+            say(str(exc), "red")
+            return 1
+        except KeyboardInterrupt:
+            say(
+                "interrupted; finished ads are kept, re-run the same command to code the rest",
+                "yellow",
+            )
+            return 130
+    stderr.print(summary_table(manifest, time.monotonic() - start, title))
+    return 0

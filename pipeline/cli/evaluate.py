@@ -1,0 +1,75 @@
+"""`autocode eval`: score predicted codings against gold codings."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli.options import ExistingFolder, NewFile, PathArg, codebook_option, warn
+
+
+@click.command("eval")
+@click.option("--gold", required=True, type=ExistingFolder, help="Folder of gold <id>.md codings.")
+@click.option(
+    "--pred",
+    required=True,
+    type=PathArg,
+    help="Folder of predicted <id>.md codings, or a codings.jsonl file.",
+)
+@click.option(
+    "--ads",
+    type=ExistingFolder,
+    help="Folder of <id>.txt ads: partial quote matching then uses character spans.",
+)
+@click.option("--json", "json_path", type=NewFile, help="Write the report as JSON here.")
+@click.option(
+    "--markdown", "markdown_path", type=NewFile, help="Write the report as Markdown here."
+)
+@click.option(
+    "--min-kappa",
+    type=float,
+    default=None,
+    help="Exit 1 when profile kappa or presence macro kappa is below this (or undefined).",
+)
+@codebook_option
+def command(
+    gold: Path,
+    pred: Path,
+    ads: Path | None,
+    json_path: Path | None,
+    markdown_path: Path | None,
+    min_kappa: float | None,
+    codebook_path: Path | None,
+) -> None:
+    """Score predicted codings against gold codings: profile, quotes, presence, tools.
+
+    Ads pair by id (file stem, or the ad_id of a JSON line); unpaired ids are
+    listed and left out of the metrics. Tables go to stdout, headline first.
+
+    \b
+    Example:
+      autocode eval --gold gold/ --pred drafts/ --ads raw/ \\
+          --json eval.json --markdown eval.md --min-kappa 0.6
+    """
+    from rich.console import Console
+
+    from pipeline.codebook import load_codebook
+    from pipeline.evaluate import gate_failures
+    from pipeline.report import load_and_evaluate, markdown_report, print_report, write_json
+    from pipeline.store import atomic_write_text
+
+    book = load_codebook(codebook_path)
+    report = load_and_evaluate(gold, pred, ads, book, warn=warn)
+    # Files first: a closed stdout (e.g. piped into head) must not cost the report.
+    if json_path:
+        write_json(report, json_path)
+    if markdown_path:
+        atomic_write_text(markdown_path, markdown_report(report))
+    print_report(report, Console())
+    failures = gate_failures(report, min_kappa) if min_kappa is not None else []
+    for failure in failures:
+        warn(f"--min-kappa: {failure}")
+    if failures:
+        sys.exit(1)

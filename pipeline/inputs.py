@@ -1,0 +1,61 @@
+"""What a coding run reads before any LLM call: the codebook, the ads and the few-shot
+examples. `autocode code` and `autocode batch` read them here, so both refuse the same bad
+input before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.ads import AdBatch, TableFields, read_ads
+from pipeline.codebook import Codebook, load_codebook
+from pipeline.errors import InputError
+from pipeline.goldmd import read_coding_file
+
+
+@dataclass
+class Inputs:
+    book: Codebook
+    batch: AdBatch  # the ads, and the problems worth a warning (batch.problems)
+    examples: list  # (Ad, Coding) pairs for few-shot prompts
+
+
+def load_examples(n: int, gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
+    """Up to n (Ad, Coding) pairs from gold codings that have a profile and an ad text."""
+    pairs = []
+    for path in sorted(Path(gold_dir).glob("*.md")):
+        coding = read_coding_file(path, codebook)  # a broken gold file stops the run here
+        ad_file = Path(ads_dir) / f"{path.stem}.txt"
+        if coding.profile and ad_file.exists():
+            pairs.append((read_ads([ad_file]).ads[0], coding))
+    return pairs[: n + 1]  # one spare, for when the ad being coded is an example
+
+
+def read_inputs(
+    ads: list[Path],
+    codebook_path: Path | None,
+    fields: TableFields,
+    max_ad_chars: int,
+    say: Callable[[str], None],
+    n_examples: int = 0,
+    examples_gold: Path = Path("gold"),
+    examples_ads: Path = Path("raw"),
+) -> Inputs:
+    """Codebook, ads and examples; each problem with the ads is told to `say` (an ad past
+    `max_ad_chars` is one), and a batch without any readable ad is refused."""
+    book = load_codebook(codebook_path)
+    batch = read_ads(list(ads), fields)
+    batch.problems += [
+        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
+        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
+        for ad in batch.ads
+        if len(ad.text) > max_ad_chars
+    ]
+    for problem in batch.problems:
+        say(problem)
+    if not batch.ads:
+        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
+    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
+    return Inputs(book, batch, examples)
