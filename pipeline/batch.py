@@ -21,6 +21,7 @@ from pipeline.backend import BACKEND_DEFAULTS, Backend
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.llm import LLM, DiskCache
+from pipeline.record import Usage
 from pipeline.run import Outcome, Run, RunOptions, code_one, estimate_cost, prepare
 from pipeline.store import read_records
 
@@ -232,7 +233,7 @@ class BatchCoder:
     results: dict[str, Result]
     sources: str
     online: LLM | None = None  # --reask
-    reask_usage: dict = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0})
+    reask_usage: Usage = field(default_factory=Usage)
     reasked: int = 0
 
     def __post_init__(self):
@@ -245,27 +246,32 @@ class BatchCoder:
         if result.completion is None:
             return Outcome(ad, reason=result.reason)
         outcome = code_one(ad, codebook, replay_llm(llm, result.completion), options)
-        if self.online is None or outcome.record is None or not outcome.record["ungrounded"]:
+        if self.online is None or outcome.record is None or not outcome.record.ungrounded:
             return outcome
         return self.reask(outcome, codebook, options)
 
     def reask(self, outcome: Outcome, codebook: Codebook, options: RunOptions) -> Outcome:
         """Code the ad once more online; keep the batch record if that fails."""
         first = outcome.record
+        assert first is not None  # only ads whose batch answer had ungrounded quotes
         again = code_one(outcome.ad, codebook, self.online, options)
         if again.record is None:
-            first["warnings"].append(
+            first.warnings.append(
                 f"re-asked online after ungrounded quotes, which failed: {again.reason}"
             )
             return outcome
         record = again.record
         with self._lock:
             self.reasked += 1
-            for name in self.reask_usage:
-                self.reask_usage[name] += record["usage"][name]
-        record["usage"] = {k: first["usage"][k] + record["usage"][k] for k in first["usage"]}
-        record["attempts"] += first["attempts"]
-        record["reask"] = {"batch_ungrounded": first["ungrounded"]}
+            self.reask_usage += record.usage
+        dropped = [q.model_dump(mode="json") for q in first.ungrounded]
+        record = record.model_copy(
+            update={
+                "usage": first.usage + record.usage,
+                "attempts": record.attempts + first.attempts,
+                "reask": {"batch_ungrounded": dropped},
+            }
+        )
         return Outcome(outcome.ad, record=record)
 
 
@@ -281,7 +287,8 @@ class BatchRun(Run):
         coder: BatchCoder = self.coder
         discount = float((self.opt.prices or {}).get("batch_discount", 0.5))
         manifest["cost_usd"] = batch_cost(
-            self.llm.backend.model, self.stats, coder.reask_usage, self.opt.prices, discount
+            self.llm.backend.model, self.stats, coder.reask_usage.model_dump(), self.opt.prices,
+            discount,
         )
         online = coder.online
         manifest["batch"] = {

@@ -61,3 +61,37 @@ class Coding(BaseModel):
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return None if value is None else one_line(value) or None
+
+
+class Dropped(BaseModel):
+    """A quote of the LLM's answer that was not found in the ad, so not kept."""
+
+    category: str
+    text: str
+    note: str | None = None
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+        )
+
+
+class CodedAd(Coding):
+    """What `autocode code` writes for one ad: the coding, the quotes dropped as not found,
+    the tokens and attempts it took, warnings about the ad, and (batch ingest) a re-ask."""
+
+    ungrounded: list[Dropped] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    attempts: int = 1
+    warnings: list[str] = Field(default_factory=list)
+    reask: dict | None = None
+
+    def to_json(self) -> dict:
+        """The line of codings.jsonl; `reask` only where there was one."""
+        return self.model_dump(mode="json", exclude={"reask"} if self.reask is None else None)

@@ -29,7 +29,7 @@ from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.goldmd import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
-from pipeline.record import Coding
+from pipeline.record import CodedAd, Coding
 from pipeline.review_pages import Draft, ad_page, charts, index_row, page_names, run_summary
 from pipeline.store import atomic_write_text, read_records
 
@@ -74,7 +74,7 @@ def drafts_from_jsonl(path: Path, texts: dict[str, str]) -> tuple[list[Draft], l
     drafts, problems, seen = [], [], set()
     for n, record in enumerate(read_records(path), start=1):
         try:
-            coding = Coding.model_validate(record)
+            coding = CodedAd.model_validate(record)
         except ValidationError as exc:
             problems.append(f"{path}: record {n}: {exc.errors()[0]['msg']}; skipped")
             continue
@@ -87,8 +87,8 @@ def drafts_from_jsonl(path: Path, texts: dict[str, str]) -> tuple[list[Draft], l
             problems.append(f"{coding.ad_id}: the ad text is not the one coded; quotes re-grounded")
             coding = ground(coding, text)
         md = path.parent / f"{coding.ad_id}.md"
-        drafts.append(Draft(coding, list(record.get("ungrounded") or []),
-                            list(record.get("warnings") or []), md if md.exists() else None))
+        dropped = [q.model_dump(mode="json") for q in coding.ungrounded]
+        drafts.append(Draft(coding, dropped, coding.warnings, md if md.exists() else None))
     return drafts, problems
 
 

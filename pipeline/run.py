@@ -8,7 +8,7 @@ input order, so neither order nor content depends on concurrency.
 
 from __future__ import annotations
 
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from pipeline.errors import InputError
 from pipeline.goldmd import render
 from pipeline.llm import LLM, FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
-from pipeline.record import Coding
+from pipeline.record import CodedAd, Dropped, Usage
 from pipeline.store import (
     append_line,
     atomic_write_text,
@@ -44,7 +44,7 @@ class RunOptions:
 @dataclass
 class Outcome:
     ad: Ad
-    record: dict | None = None
+    record: CodedAd | None = None
     reason: str | None = None
     cached: bool = False
 
@@ -63,17 +63,16 @@ def _prepared(ad: Ad, max_chars: int) -> Ad:
     )
 
 
-def review_notes(record: dict) -> list[str]:
+def review_notes(record: CodedAd) -> list[str]:
     notes = [
-        f'Dropped, not found in the ad ({q["category"]}): "{q["text"]}"'
-        for q in record["ungrounded"]
+        f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in record.ungrounded
     ]
     notes += [
-        f'Fuzzy match, check the wording ({q["category"]}): "{q["text"]}"'
-        for q in record["quotes"]
-        if q["grounding"] == "fuzzy"
+        f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
+        for q in record.quotes
+        if q.grounding == "fuzzy"
     ]
-    return notes + [f"Warning: {w}" for w in record["warnings"]]
+    return notes + [f"Warning: {w}" for w in record.warnings]
 
 
 @dataclass
@@ -95,18 +94,16 @@ def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Reques
 
 def record_from_answer(
     request: Request, answer: dict, codebook: Codebook, llm: LLM, usage: dict, attempts: int
-) -> dict:
+) -> CodedAd:
     """The coding record of a validated answer: grounded, with dropped quotes listed."""
     coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
-    coding.provenance = provenance(codebook, llm, prompt_hash(request.messages))
-    record = coding.model_dump(mode="json")
-    record["ungrounded"] = [
-        q.model_dump(mode="json", include={"category", "text", "note"}) for q in dropped
-    ]
-    record["usage"] = usage
-    record["attempts"] = attempts
-    record["warnings"] = list(request.ad.warnings)
-    return record
+    return CodedAd(
+        **{**dict(coding), "provenance": provenance(codebook, llm, prompt_hash(request.messages))},
+        ungrounded=[Dropped(category=q.category, text=q.text, note=q.note) for q in dropped],
+        usage=Usage(**usage),
+        attempts=attempts,
+        warnings=list(request.ad.warnings),
+    )
 
 
 def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outcome:
@@ -176,6 +173,8 @@ class Run:
         }
         self.failures: list[dict] = []
         self.started = now()
+        self.finished: str | None = None
+        self.already_done = 0  # ads a resumed run finds coded
         self.status = "running"
 
     def expected_provenance(self) -> dict:
@@ -233,40 +232,39 @@ class Run:
 
     def _code_all(self, todo: list[Ad]) -> None:
         pool = ThreadPoolExecutor(max_workers=max(1, self.opt.concurrency))
+        ads: dict[Future, Ad] = {}
         try:
-            pending = set()
             for ad in todo:
-                future = pool.submit(self.coder, ad, self.book, self.llm, self.opt)
-                future.ad = ad
-                pending.add(future)
+                ads[pool.submit(self.coder, ad, self.book, self.llm, self.opt)] = ad
+            pending = set(ads)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                self._save_finished(done)
+                self._save_finished(done, ads)
         except KeyboardInterrupt:
-            self._save_finished({f for f in pending if f.done() and not f.cancelled()})
+            self._save_finished({f for f in ads if f.done() and not f.cancelled()}, ads)
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _save_finished(self, futures) -> None:
+    def _save_finished(self, futures: set[Future], ads: dict[Future, Ad]) -> None:
         """Save every finished ad first; then let an interrupt or a fatal error through."""
-        stop = None
+        stop: BaseException | None = None
         for future in futures:
+            ad = ads.pop(future)  # popped: saved once, even when an interrupt follows
             try:
-                self._save(self._outcome(future))
+                self._save(self._outcome(future, ad))
             except (KeyboardInterrupt, FatalLLMError) as exc:
                 stop = exc
         if stop is not None:
             raise stop
 
     @staticmethod
-    def _outcome(future) -> Outcome:
+    def _outcome(future: Future, ad: Ad) -> Outcome:
         try:
             return future.result()
         except (FatalLLMError, KeyboardInterrupt):
             raise
         except Exception as exc:  # noqa: BLE001 - one broken ad must not stop the batch
-            ad = future.ad
             return Outcome(ad, reason=f"internal error ({type(exc).__name__}): {exc}")
 
     def _save(self, outcome: Outcome) -> None:
@@ -281,22 +279,21 @@ class Run:
             self.stats["failed"] += 1
         else:
             record = outcome.record
-            coding = Coding.model_validate(record)
             draft = render(
-                coding,
+                record,
                 self.book,
                 draft_model=self.llm.backend.model,
                 review_notes=review_notes(record),
             )
             atomic_write_text(self.out / f"{outcome.ad.id}.md", draft)
-            append_line(self.out / "codings.jsonl", record)
+            append_line(self.out / "codings.jsonl", record.to_json())
             self.stats["coded"] += 1
             self.stats["from_cache"] += outcome.cached
-            self.stats["quotes_kept"] += len(record["quotes"])
-            self.stats["quotes_dropped"] += len(record["ungrounded"])
+            self.stats["quotes_kept"] += len(record.quotes)
+            self.stats["quotes_dropped"] += len(record.ungrounded)
             if not outcome.cached:
-                self.stats["prompt_tokens"] += record["usage"]["prompt_tokens"]
-                self.stats["completion_tokens"] += record["usage"]["completion_tokens"]
+                self.stats["prompt_tokens"] += record.usage.prompt_tokens
+                self.stats["completion_tokens"] += record.usage.completion_tokens
         if self.progress:
             self.progress(outcome, self.stats)
 
@@ -342,13 +339,13 @@ class Run:
             "counts": {
                 "ads": len(self.ads),
                 "input_problems": len(self.problems),
-                "already_done": getattr(self, "already_done", 0),
+                "already_done": self.already_done,
                 **self.stats,
             },
             "cost_usd": estimate_cost(backend.model, self.stats, self.opt.prices),
             "input_problems": self.problems,
             "started": self.started,
-            "finished": getattr(self, "finished", None),
+            "finished": self.finished,
         }
 
 

@@ -44,16 +44,16 @@ def test_ungrounded_quote_is_reasked_then_coded(codebook, tmp_path, mode):
     assert len(fake.calls) == 2
     reask = json.dumps(fake.calls[1]["messages"][len(fake.calls[0]["messages"]):])
     assert "perpetual motion machine" in reask and "not verbatim" in reask
-    assert outcome.record["ungrounded"] == []
-    assert outcome.record["attempts"] == 2
-    assert_grounded(outcome.record, ad)
+    assert outcome.record.to_json()["ungrounded"] == []
+    assert outcome.record.to_json()["attempts"] == 2
+    assert_grounded(outcome.record.to_json(), ad)
 
 
 def test_quote_still_ungrounded_after_retries_is_dropped_and_listed(codebook, tmp_path):
     ad = SAMPLE_ADS[0]
     llm, fake = make_llm("ungrounded", "ungrounded", max_retries=1)
     outcome = code(ad, codebook, llm, tmp_path)
-    record = outcome.record
+    record = outcome.record.to_json()
     assert len(fake.calls) == 2
     assert [q["text"] for q in record["ungrounded"]] == ["Invent a perpetual motion machine for us"]
     assert all("perpetual" not in q["text"] for q in record["quotes"])
@@ -71,7 +71,7 @@ def test_transient_error_is_retried(codebook, tmp_path, error):
     outcome = code(SAMPLE_ADS[1], codebook, llm, tmp_path)
     assert outcome.record is not None
     assert len(fake.calls) == 3
-    assert outcome.record["attempts"] == 1  # transient retries are not re-asks
+    assert outcome.record.to_json()["attempts"] == 1  # transient retries are not re-asks
 
 
 def test_retry_after_header_is_honoured(codebook, tmp_path):
@@ -219,4 +219,4 @@ def test_response_model_enums_come_from_the_codebook(later_codebook, tmp_path):
     # evidence comes before the profile and its reasoning
     assert list(schema["properties"]) == ["quotes", "tools", "reasoning", "profile"]
     outcome = code_one(ad, later_codebook, llm, RunOptions(out=tmp_path))
-    assert outcome.record["profile"] in schema["properties"]["profile"]["enum"]
+    assert outcome.record.to_json()["profile"] in schema["properties"]["profile"]["enum"]
