@@ -26,6 +26,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/mypy pipeline
 
 autocode: $(STAMP)
 	$(BIN)/autocode code $(ADS) --out $(OUT) $(if $(MODEL),--model $(MODEL))

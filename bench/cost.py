@@ -42,18 +42,28 @@ def count_tokens(ads: list[Ad], book: Codebook) -> dict:
     system = count(first.messages[0]["content"])
     schema = count(json.dumps(first.model_cls.model_json_schema(), ensure_ascii=False))
     per_ad = [count(prepare(ad, book, llm, options).messages[-1]["content"]) for ad in ads]
-    return {"tokenizer": "Gemma 3 (embedded GGUF, llama_cpp vocab_only)",
-            "static_system": system, "static_schema": schema, "static": system + schema,
-            "ads": len(per_ad), "mean_per_ad": round(statistics.mean(per_ad), 1),
-            "median_per_ad": statistics.median(per_ad), "max_per_ad": max(per_ad)}
+    return {
+        "tokenizer": "Gemma 3 (embedded GGUF, llama_cpp vocab_only)",
+        "static_system": system,
+        "static_schema": schema,
+        "static": system + schema,
+        "ads": len(per_ad),
+        "mean_per_ad": round(statistics.mean(per_ad), 1),
+        "median_per_ad": statistics.median(per_ad),
+        "max_per_ad": max(per_ad),
+    }
 
 
 def cost_per_1000(tokens: dict, completion: float, prices: dict, models=MODELS) -> dict:
     """USD per 1,000 ads: standard, with the static part at the cached-input price, batch."""
     static, ad = tokens["static"], tokens["mean_per_ad"]
     discount = prices.get("batch_discount", 0.5)
-    out = {"source": f"{PRICES_FILE}: {prices.get('source', 'no source given')}",
-           "completion_tokens_per_ad": completion, "batch_discount": discount, "models": {}}
+    out = {
+        "source": f"{PRICES_FILE}: {prices.get('source', 'no source given')}",
+        "completion_tokens_per_ad": completion,
+        "batch_discount": discount,
+        "models": {},
+    }
     for name in models:
         price = prices["models"][name]
         standard = (static + ad) * price["input"] + completion * price["output"]

@@ -51,11 +51,21 @@ class Evicting:
 
 def _llm(backend, evict: bool) -> tuple[LLM, Evicting]:
     defaults = BACKEND_DEFAULTS["embedded"]
-    client = openai.OpenAI(base_url=backend.base_url, api_key=backend.api_key, max_retries=0,
-                           timeout=defaults["timeout"])
+    client = openai.OpenAI(
+        base_url=backend.base_url,
+        api_key=backend.api_key,
+        max_retries=0,
+        timeout=defaults["timeout"],
+    )
     seam = Evicting(client, backend.model, evict)
-    llm = LLM(backend, create=seam, cache=DiskCache(None), max_retries=defaults["max_retries"],
-              max_tokens=defaults["max_tokens"], timeout=defaults["timeout"])
+    llm = LLM(
+        backend,
+        create=seam,
+        cache=DiskCache(None),
+        max_retries=defaults["max_retries"],
+        max_tokens=defaults["max_tokens"],
+        timeout=defaults["timeout"],
+    )
     return llm, seam
 
 
@@ -67,11 +77,16 @@ def _code(ads: list[Ad], book: Codebook, llm: LLM, seam: Evicting, out: Path) ->
         evicted, sent, start = seam.evict_s, seam.requests, time.perf_counter()
         outcome = code_one(ad, codebook, llm_, options)
         usage = (outcome.record or {}).get("usage") or {}
-        timings.append({"ad": ad.id, "seconds": round(time.perf_counter() - start
-                                                      - (seam.evict_s - evicted), 1),
-                        "requests": seam.requests - sent,
-                        "coded": outcome.record is not None, "reason": outcome.reason,
-                        "completion_tokens": usage.get("completion_tokens")})
+        timings.append(
+            {
+                "ad": ad.id,
+                "seconds": round(time.perf_counter() - start - (seam.evict_s - evicted), 1),
+                "requests": seam.requests - sent,
+                "coded": outcome.record is not None,
+                "reason": outcome.reason,
+                "completion_tokens": usage.get("completion_tokens"),
+            }
+        )
         return outcome
 
     Run(ads, book, llm, RunOptions(out, concurrency=1), coder=timed).execute()
@@ -106,11 +121,21 @@ def cache_on(ads: list[Ad], book: Codebook, out: Path) -> dict:
         llm, seam = _llm(backend, evict=False)
         timings = _code(ads, book, llm, seam, out)
         probe_ad = ads[len(ads) // 2]
-        probe = _probe(llm, seam, book, [  # the last coding request is still in the context
-            ("cache_true_next_ad", _renamed(probe_ad, "c"), False),
-            ("cache_true_after_filler", _renamed(probe_ad, "e"), True)])
-    return {"server_start_s": round(started, 1), "per_ad": timings, "probe": probe,
-            "model": backend.model}
+        probe = _probe(
+            llm,
+            seam,
+            book,
+            [  # the last coding request is still in the context
+                ("cache_true_next_ad", _renamed(probe_ad, "c"), False),
+                ("cache_true_after_filler", _renamed(probe_ad, "e"), True),
+            ],
+        )
+    return {
+        "server_start_s": round(started, 1),
+        "per_ad": timings,
+        "probe": probe,
+        "model": backend.model,
+    }
 
 
 def cache_off(ads: list[Ad], book: Codebook, off_ads: int, out: Path) -> dict:
@@ -118,8 +143,15 @@ def cache_off(ads: list[Ad], book: Codebook, off_ads: int, out: Path) -> dict:
     with embedded_server(prefix_cache=False) as backend:
         llm, seam = _llm(backend, evict=False)
         probe_ad = ads[len(ads) // 2]
-        probe = _probe(llm, seam, book, [("cache_false_cold", _renamed(probe_ad, "a"), False),
-                                         ("cache_false_next_ad", _renamed(probe_ad, "c"), False)])
+        probe = _probe(
+            llm,
+            seam,
+            book,
+            [
+                ("cache_false_cold", _renamed(probe_ad, "a"), False),
+                ("cache_false_next_ad", _renamed(probe_ad, "c"), False),
+            ],
+        )
         seam.evict = True
         timings = _code(ads[:off_ads], book, llm, seam, out) if off_ads else []
     return {"per_ad": timings, "probe": probe}
@@ -131,16 +163,20 @@ def scores(gold: Path, out: Path, raw: Path, book: Codebook) -> dict:
 
     report = load_and_evaluate(gold, out / "codings.jsonl", raw, book, warn=lambda _: None)
     quotes, tools = report["quotes"], report["tools"]
-    return {"paired_ads": len(report["ads"]["paired"]),
-            "profile_accuracy": report["profile"]["accuracy"],
-            "profile_kappa": report["profile"]["kappa"],
-            "quote_f1_strict": quotes["strict"]["f1"], "quote_f1_partial": quotes["partial"]["f1"],
-            "presence_macro_kappa": report["presence"]["macro_kappa"],
-            "tool_f1_name": tools["name"]["f1"]}
+    return {
+        "paired_ads": len(report["ads"]["paired"]),
+        "profile_accuracy": report["profile"]["accuracy"],
+        "profile_kappa": report["profile"]["kappa"],
+        "quote_f1_strict": quotes["strict"]["f1"],
+        "quote_f1_partial": quotes["partial"]["f1"],
+        "presence_macro_kappa": report["presence"]["macro_kappa"],
+        "tool_f1_name": tools["name"]["f1"],
+    }
 
 
-def embedded_bench(raw: Path, gold: Path, ads: list[Ad], book: Codebook, work: Path,
-                   off_ads: int = 0) -> dict:
+def embedded_bench(
+    raw: Path, gold: Path, ads: list[Ad], book: Codebook, work: Path, off_ads: int = 0
+) -> dict:
     """Every ad coded with the prefix cache on (and scored); reuse probed on and off.
 
     Cache off costs the prompt evaluation that reuse saves, once per request: the estimate
@@ -157,15 +193,21 @@ def embedded_bench(raw: Path, gold: Path, ads: list[Ad], book: Codebook, work: P
     requests = statistics.mean(t["requests"] for t in on["per_ad"])
     off_s = on_s + requests * (probe["cache_false_cold"] - probe["cache_true_next_ad"])
     return {
-        "model": on["model"], "ads": len(ads), "coded": len(coded),
+        "model": on["model"],
+        "ads": len(ads),
+        "coded": len(coded),
         "failed": {t["ad"]: t["reason"] for t in on["per_ad"] if not t["coded"]},
-        "seconds_per_ad_on": round(on_s, 1), "requests_per_ad": round(requests, 2),
+        "seconds_per_ad_on": round(on_s, 1),
+        "requests_per_ad": round(requests, 2),
         "seconds_per_ad_off_estimated": round(off_s, 1),
         "ratio_off_to_on": round(off_s / on_s, 2),
-        "completion_tokens_per_ad": round(statistics.mean(
-            t["completion_tokens"] for t in coded), 1) if coded else None,
-        "server_start_s": on["server_start_s"], "probe_ad": ads[len(ads) // 2].id,
+        "completion_tokens_per_ad": round(statistics.mean(t["completion_tokens"] for t in coded), 1)
+        if coded
+        else None,
+        "server_start_s": on["server_start_s"],
+        "probe_ad": ads[len(ads) // 2].id,
         "probe_s": probe,
-        "per_ad_on": on["per_ad"], "per_ad_off": off["per_ad"],
+        "per_ad_on": on["per_ad"],
+        "per_ad_off": off["per_ad"],
         "scores": scores(gold, work / "on", raw, book),
     }

@@ -35,14 +35,23 @@ def perturb(record: dict, rng: random.Random, categories: list[str], profiles: l
         elif roll < 0.45:
             quote["category"] = rng.choice(categories)
         quotes.append(quote)
-    tools = [dict(t, name=t["name"] + " (cloud)") if rng.random() < 0.2 else t
-             for t in record["tools"] if rng.random() > 0.15]
+    tools = [
+        dict(t, name=t["name"] + " (cloud)") if rng.random() < 0.2 else t
+        for t in record["tools"]
+        if rng.random() > 0.15
+    ]
     profile = rng.choice(profiles) if rng.random() < 0.25 else record["profile"]
     return dict(record, quotes=quotes, tools=tools, profile=profile)
 
 
-def prepare(coded_dir: Path, ads: list[Ad], work: Path, categories: list[str],
-            profiles: list[str], seed: int = 7) -> tuple[Path, Path]:
+def prepare(
+    coded_dir: Path,
+    ads: list[Ad],
+    work: Path,
+    categories: list[str],
+    profiles: list[str],
+    seed: int = 7,
+) -> tuple[Path, Path]:
     """Write the perturbed codings.jsonl and the ad texts; return (pred file, ads folder)."""
     rng = random.Random(seed)
     records = [json.loads(line) for line in (coded_dir / "codings.jsonl").open(encoding="utf-8")]
@@ -57,13 +66,31 @@ def prepare(coded_dir: Path, ads: list[Ad], work: Path, categories: list[str],
     return pred, texts
 
 
-def eval_speed(coded_dir: Path, ads: list[Ad], work: Path, categories: list[str],
-               profiles: list[str], runs: int = 3) -> dict:
+def eval_speed(
+    coded_dir: Path,
+    ads: list[Ad],
+    work: Path,
+    categories: list[str],
+    profiles: list[str],
+    runs: int = 3,
+) -> dict:
     """Median wall seconds of the whole `autocode eval` command (start-up included)."""
     pred, texts = prepare(coded_dir, ads, work, categories, profiles)
     report = work / "report.json"
-    cmd = [sys.executable, "-m", "pipeline.cli", "eval", "--gold", str(coded_dir),
-           "--pred", str(pred), "--ads", str(texts), "--json", str(report)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "eval",
+        "--gold",
+        str(coded_dir),
+        "--pred",
+        str(pred),
+        "--ads",
+        str(texts),
+        "--json",
+        str(report),
+    ]
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -73,12 +100,15 @@ def eval_speed(coded_dir: Path, ads: list[Ad], work: Path, categories: list[str]
             raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
     result = json.loads(report.read_text(encoding="utf-8"))
     times.sort()
-    return {"seconds": round(times[len(times) // 2], 2), "runs": [round(t, 2) for t in times],
-            "paired_ads": len(result["ads"]["paired"]),
-            "quote_tp_fp_fn_partial": [result["quotes"]["partial"][k] for k in ("tp", "fp", "fn")],
-            "quote_f1_partial": round(result["quotes"]["partial"]["f1"], 3),
-            "quote_f1_strict": round(result["quotes"]["strict"]["f1"], 3),
-            "profile_kappa": _round(result["profile"]["kappa"])}
+    return {
+        "seconds": round(times[len(times) // 2], 2),
+        "runs": [round(t, 2) for t in times],
+        "paired_ads": len(result["ads"]["paired"]),
+        "quote_tp_fp_fn_partial": [result["quotes"]["partial"][k] for k in ("tp", "fp", "fn")],
+        "quote_f1_partial": round(result["quotes"]["partial"]["f1"], 3),
+        "quote_f1_strict": round(result["quotes"]["strict"]["f1"], 3),
+        "profile_kappa": _round(result["profile"]["kappa"]),
+    }
 
 
 def _round(value):

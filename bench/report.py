@@ -29,32 +29,66 @@ def _speed(r: dict) -> Section:
     rows = []
     for row in r.get("concurrency") or []:
         ok = row["efficiency"] >= 0.8 if row["concurrency"] == 16 else None
-        rows.append([f"concurrency {row['concurrency']}: ads/s, efficiency",
-                     f"{_f(row['ads_per_s'])} ads/s, {_f(row['efficiency'], 3)}",
-                     "efficiency >= 0.8" if ok is not None else "", _goal(ok) if ok is not None
-                     else ""])
+        rows.append(
+            [
+                f"concurrency {row['concurrency']}: ads/s, efficiency",
+                f"{_f(row['ads_per_s'])} ads/s, {_f(row['efficiency'], 3)}",
+                "efficiency >= 0.8" if ok is not None else "",
+                _goal(ok) if ok is not None else "",
+            ]
+        )
     c = d.get("concurrency")
     if c:
-        rows.append(["first request of a run (SDK import, client start; not in the above)",
-                     f"{_f(c['first_request_s'])} s", "", ""])
+        rows.append(
+            [
+                "first request of a run (SDK import, client start; not in the above)",
+                f"{_f(c['first_request_s'])} s",
+                "",
+                "",
+            ]
+        )
     o = d.get("overhead")
     if o:
         ms = r["overhead_ms_per_ad"]
-        rows.append([f"cached re-run of {o['ads']:,} ads, per ad (Run.execute, median of "
-                     f"{len(o['rerun_s'])})", f"{_f(ms)} ms ({100 * ms / 500:.1f}% of a 0.5 s "
-                     "request)", "< 5 ms", _goal(ms < 5)])
-        rows.append(["same, whole `autocode code` command (start-up included)",
-                     f"{_f(o['command_ms_per_ad'])} ms ({_f(o['command_s'])} s)", "", ""])
+        rows.append(
+            [
+                f"cached re-run of {o['ads']:,} ads, per ad (Run.execute, median of "
+                f"{len(o['rerun_s'])})",
+                f"{_f(ms)} ms ({100 * ms / 500:.1f}% of a 0.5 s request)",
+                "< 5 ms",
+                _goal(ms < 5),
+            ]
+        )
+        rows.append(
+            [
+                "same, whole `autocode code` command (start-up included)",
+                f"{_f(o['command_ms_per_ad'])} ms ({_f(o['command_s'])} s)",
+                "",
+                "",
+            ]
+        )
     s = d.get("startup")
     if s:
-        rows.append([f"`autocode --help` start-up (median of {s['runs']})",
-                     f"{_f(s['help_s'], 3)} s ({_f(s['ratio_to_python'], 1)} x bare python "
-                     f"{_f(s['python_s'], 3)} s)", "", ""])
+        rows.append(
+            [
+                f"`autocode --help` start-up (median of {s['runs']})",
+                f"{_f(s['help_s'], 3)} s ({_f(s['ratio_to_python'], 1)} x bare python "
+                f"{_f(s['python_s'], 3)} s)",
+                "",
+                "",
+            ]
+        )
     e = d.get("eval")
     if e:
-        rows.append([f"`autocode eval`, {e['paired_ads']:,} ads vs a perturbed copy "
-                     f"(median of {len(e['runs'])})", f"{_f(r['eval_s'])} s", "< 3 s",
-                     _goal(r["eval_s"] < 3)])
+        rows.append(
+            [
+                f"`autocode eval`, {e['paired_ads']:,} ads vs a perturbed copy "
+                f"(median of {len(e['runs'])})",
+                f"{_f(r['eval_s'])} s",
+                "< 3 s",
+                _goal(r["eval_s"] < 3),
+            ]
+        )
     return "Speed", ["benchmark", "result", "goal", ""], rows
 
 
@@ -62,21 +96,41 @@ def _tokens(r: dict) -> list[Section]:
     t, c = r.get("tokens"), r.get("cost_per_1000_ads")
     if not t:
         return []
-    rows = [["static part: system prompt + response schema",
-             f"{t['static']:,} ({t['static_system']:,} + {t['static_schema']:,})"],
-            [f"per ad: mean / median / max over {t['ads']:,} ads",
-             f"{_f(t['mean_per_ad'], 1)} / {_f(t['median_per_ad'], 0)} / {t['max_per_ad']:,}"]]
+    rows = [
+        [
+            "static part: system prompt + response schema",
+            f"{t['static']:,} ({t['static_system']:,} + {t['static_schema']:,})",
+        ],
+        [
+            f"per ad: mean / median / max over {t['ads']:,} ads",
+            f"{_f(t['mean_per_ad'], 1)} / {_f(t['median_per_ad'], 0)} / {t['max_per_ad']:,}",
+        ],
+    ]
     if c:
-        rows.append(["completion per ad (measured, embedded model on the dev ads)",
-                     _f(c["completion_tokens_per_ad"], 1)])
+        rows.append(
+            [
+                "completion per ad (measured, embedded model on the dev ads)",
+                _f(c["completion_tokens_per_ad"], 1),
+            ]
+        )
     sections = [("Prompt tokens (" + t["tokenizer"] + ")", ["", "tokens"], rows)]
     if c:
-        head = ["model (USD per 1M tokens: input / cached input / output)", "standard",
-                "with prompt caching", "Batch API"]
-        cost_rows = [[f"{name} ({p['price_per_mtok']['input']} / "
-                      f"{p['price_per_mtok']['cached_input']} / {p['price_per_mtok']['output']})",
-                      f"${p['standard']:.2f}", f"${p['prompt_caching']:.2f}", f"${p['batch']:.2f}"]
-                     for name, p in c["models"].items()]
+        head = [
+            "model (USD per 1M tokens: input / cached input / output)",
+            "standard",
+            "with prompt caching",
+            "Batch API",
+        ]
+        cost_rows = [
+            [
+                f"{name} ({p['price_per_mtok']['input']} / "
+                f"{p['price_per_mtok']['cached_input']} / {p['price_per_mtok']['output']})",
+                f"${p['standard']:.2f}",
+                f"${p['prompt_caching']:.2f}",
+                f"${p['batch']:.2f}",
+            ]
+            for name, p in c["models"].items()
+        ]
         sections.append(("Cost per 1,000 ads (prices: " + c["source"] + ")", head, cost_rows))
     return sections
 
@@ -86,37 +140,67 @@ def _embedded(r: dict) -> list[Section]:
     if not e:
         return []
     p, s = e["probe_s"], e["scores"]
-    rows = [[f"seconds per ad, prefix cache on ({e['ads']} dev ads, {e['coded']} coded, "
-             f"{_f(e['requests_per_ad'])} requests per ad)", _f(e["seconds_per_ad_on"], 1)],
-            [f"prompt evaluation of one request ({e['probe_ad']}, one-token answer): "
-             "fresh server, nothing to reuse", f"{_f(p['cache_false_cold'])} s"],
-            ["  ... right after another ad's request: --cache false / --cache true",
-             f"{_f(p['cache_false_next_ad'])} / {_f(p['cache_true_next_ad'])} s"],
-            ["  ... after an unrelated request: --cache true (RAM cache restores the prefix)",
-             f"{_f(p['cache_true_after_filler'])} s"],
-            ["seconds per ad, no prefix reuse (estimated: on + requests x (fresh - reused))",
-             f"{_f(e['seconds_per_ad_off_estimated'], 1)}: ratio off / on "
-             f"{_f(e['ratio_off_to_on'], 2)}"]]
-    rows += [[f"measured full coding with reuse defeated: {t['ad']}",
-              f"{t['seconds']} s ({'coded' if t['coded'] else 'failed'}, "
-              f"{t['requests']} requests)"] for t in e.get("per_ad_off", [])]
+    rows = [
+        [
+            f"seconds per ad, prefix cache on ({e['ads']} dev ads, {e['coded']} coded, "
+            f"{_f(e['requests_per_ad'])} requests per ad)",
+            _f(e["seconds_per_ad_on"], 1),
+        ],
+        [
+            f"prompt evaluation of one request ({e['probe_ad']}, one-token answer): "
+            "fresh server, nothing to reuse",
+            f"{_f(p['cache_false_cold'])} s",
+        ],
+        [
+            "  ... right after another ad's request: --cache false / --cache true",
+            f"{_f(p['cache_false_next_ad'])} / {_f(p['cache_true_next_ad'])} s",
+        ],
+        [
+            "  ... after an unrelated request: --cache true (RAM cache restores the prefix)",
+            f"{_f(p['cache_true_after_filler'])} s",
+        ],
+        [
+            "seconds per ad, no prefix reuse (estimated: on + requests x (fresh - reused))",
+            f"{_f(e['seconds_per_ad_off_estimated'], 1)}: ratio off / on "
+            f"{_f(e['ratio_off_to_on'], 2)}",
+        ],
+    ]
+    rows += [
+        [
+            f"measured full coding with reuse defeated: {t['ad']}",
+            f"{t['seconds']} s ({'coded' if t['coded'] else 'failed'}, {t['requests']} requests)",
+        ]
+        for t in e.get("per_ad_off", [])
+    ]
     rows.append(["completion tokens per coded ad", _f(e["completion_tokens_per_ad"], 1)])
-    scores = [["profile accuracy / kappa",
-               f"{_f(s['profile_accuracy'], 3)} / {_f(s['profile_kappa'], 3)}"],
-              ["quote F1 strict / partial",
-               f"{_f(s['quote_f1_strict'], 3)} / {_f(s['quote_f1_partial'], 3)}"],
-              ["presence macro kappa", _f(s["presence_macro_kappa"], 3)],
-              ["tool F1 (names)", _f(s["tool_f1_name"], 3)]]
+    scores = [
+        [
+            "profile accuracy / kappa",
+            f"{_f(s['profile_accuracy'], 3)} / {_f(s['profile_kappa'], 3)}",
+        ],
+        [
+            "quote F1 strict / partial",
+            f"{_f(s['quote_f1_strict'], 3)} / {_f(s['quote_f1_partial'], 3)}",
+        ],
+        ["presence macro kappa", _f(s["presence_macro_kappa"], 3)],
+        ["tool F1 (names)", _f(s["tool_f1_name"], 3)],
+    ]
     scores += [[f"failed: {ad}", reason[:120]] for ad, reason in e["failed"].items()]
-    return [(f"Embedded model ({e['model']})", ["", "result"], rows),
-            (f"Embedded drafts vs dev gold ({s['paired_ads']} paired ads)", ["metric", "value"],
-             scores)]
+    return [
+        (f"Embedded model ({e['model']})", ["", "result"], rows),
+        (
+            f"Embedded drafts vs dev gold ({s['paired_ads']} paired ads)",
+            ["metric", "value"],
+            scores,
+        ),
+    ]
 
 
 def sections(results: dict) -> list[Section]:
     skipped = [[part, reason] for part, reason in results.get("skipped", {}).items()]
     return [_speed(results), *_tokens(results), *_embedded(results)] + (
-        [("Skipped", ["part", "reason"], skipped)] if skipped else [])
+        [("Skipped", ["part", "reason"], skipped)] if skipped else []
+    )
 
 
 def print_tables(results: dict, console) -> None:
@@ -133,9 +217,13 @@ def print_tables(results: dict, console) -> None:
 
 def markdown(results: dict) -> str:
     m = results["machine"]
-    lines = [f"Last run {m['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, "
-             f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items())
-             + ".", "", f"Conditions: {results['conditions_note']}", ""]
+    lines = [
+        f"Last run {m['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, "
+        f"Python {m['python']}; " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        "",
+        f"Conditions: {results['conditions_note']}",
+        "",
+    ]
     for title, head, rows in sections(results):
         lines += [f"### {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in rows]

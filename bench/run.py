@@ -25,20 +25,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTS = ("concurrency", "overhead", "eval", "embedded", "tokens")
-PACKAGES = ("openai", "instructor", "pydantic", "llama_cpp_python", "jinja2", "rapidfuzz",
-            "scikit-learn", "rich")
+PACKAGES = (
+    "openai",
+    "instructor",
+    "pydantic",
+    "llama_cpp_python",
+    "jinja2",
+    "rapidfuzz",
+    "scikit-learn",
+    "rich",
+)
 
 
 def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor() or "unknown")
-    mem = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "cpus": os.cpu_count(), "cpu_model": cpu, "memory_gb": round(mem / 2**20, 1),
-            "python": platform.python_version(),
-            "packages": {p: _version(p) for p in PACKAGES}}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem = next(
+        (
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gb": round(mem / 2**20, 1),
+        "python": platform.python_version(),
+        "packages": {p: _version(p) for p in PACKAGES},
+    }
 
 
 def _version(package: str) -> str:
@@ -78,10 +101,13 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
         start, load = time.perf_counter(), _load()
         print(f"bench: {part} ...", file=sys.stderr, flush=True)
         if part == "concurrency":
-            res = throughput.concurrency_scaling(ads[: args.ads], ads[-1], book, args.levels,
-                                                 args.latency)
-            results["concurrency"] = [{k: row[k] for k in ("concurrency", "ads_per_s",
-                                                           "efficiency")} for row in res["rows"]]
+            res = throughput.concurrency_scaling(
+                ads[: args.ads], ads[-1], book, args.levels, args.latency
+            )
+            results["concurrency"] = [
+                {k: row[k] for k in ("concurrency", "ads_per_s", "efficiency")}
+                for row in res["rows"]
+            ]
         elif part == "overhead":
             res = throughput.overhead(ads, book, data / "ads.jsonl", work)
             results["overhead_ms_per_ad"] = res["ms_per_ad"]
@@ -90,10 +116,10 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
         elif part == "eval":
             if not (work / "coded" / "codings.jsonl").exists():
                 with throughput.sim_server(0.0) as url:
-                    throughput.run_ads(ads, book, throughput.make_llm(url, None),
-                                       work / "coded", 8)
-            res = evalspeed.eval_speed(work / "coded", ads, work, list(book.ids_of_kind("quotes")),
-                                       book.profile_names)
+                    throughput.run_ads(ads, book, throughput.make_llm(url, None), work / "coded", 8)
+            res = evalspeed.eval_speed(
+                work / "coded", ads, work, list(book.ids_of_kind("quotes")), book.profile_names
+            )
             results["eval_s"] = res["seconds"]
         elif part == "embedded":
             res = _embedded(data, args, work, results)
@@ -105,9 +131,12 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
             _cost(results)
         if part != "embedded":  # its figures are all under results["embedded"]
             results["details"][part] = res
-        results["conditions"][part] = {"load_before": load, "load_after": _load(),
-                                       "seconds": round(time.perf_counter() - start, 1),
-                                       "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+        results["conditions"][part] = {
+            "load_before": load,
+            "load_after": _load(),
+            "seconds": round(time.perf_counter() - start, 1),
+            "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        }
         results["skipped"].pop(part, None)
 
 
@@ -127,8 +156,14 @@ def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
     except InputError as exc:
         results["skipped"]["embedded"] = str(exc)
         return None
-    res = embedded.embedded_bench(raw, gold, read_ads([raw]).ads[: args.embedded_ads],
-                                  load_codebook(None), work / "embedded", args.off_ads)
+    res = embedded.embedded_bench(
+        raw,
+        gold,
+        read_ads([raw]).ads[: args.embedded_ads],
+        load_codebook(None),
+        work / "embedded",
+        args.off_ads,
+    )
     results["embedded"] = res
     _cost(results)
     return res
@@ -141,31 +176,47 @@ def _cost(results: dict) -> None:
 
     completion = (results.get("embedded") or {}).get("completion_tokens_per_ad")
     if results.get("tokens") and completion:
-        results["cost_per_1000_ads"] = cost_per_1000(results["tokens"], completion,
-                                                     load_prices(None))
+        results["cost_per_1000_ads"] = cost_per_1000(
+            results["tokens"], completion, load_prices(None)
+        )
 
 
 def conditions_note(results: dict) -> str:
-    parts = "; ".join(f"{p} {c['seconds']} s, load {c['load_before']} -> {c['load_after']}"
-                      + (f", {c['at']}" if c.get("at") else "")
-                      for p, c in results["conditions"].items())
-    return (f"each part's wall time and 1-minute load average before -> after it, on "
-            f"{os.cpu_count()} CPUs shared with other work (a part re-run alone with --only "
-            f"carries its own time): {parts}.")
+    parts = "; ".join(
+        f"{p} {c['seconds']} s, load {c['load_before']} -> {c['load_after']}"
+        + (f", {c['at']}" if c.get("at") else "")
+        for p, c in results["conditions"].items()
+    )
+    return (
+        f"each part's wall time and 1-minute load average before -> after it, on "
+        f"{os.cpu_count()} CPUs shared with other work (a part re-run alone with --only "
+        f"carries its own time): {parts}."
+    )
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split(
-        "\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared/data/jobads")
     parser.add_argument("--only", default=",".join(PARTS), help="comma-separated parts")
     parser.add_argument("--ads", type=int, default=200, help="ads for the concurrency part")
     parser.add_argument("--levels", default="1,4,16,32", help="concurrency levels")
     parser.add_argument("--latency", type=float, default=0.5, help="simulated s per request")
-    parser.add_argument("--embedded-ads", type=int, default=4,
-                        help="dev ads coded by the embedded model (6: all, ~4 more minutes)")
-    parser.add_argument("--off-ads", type=int, default=0,
-                        help="of those, also coded in full with prefix reuse defeated")
+    parser.add_argument(
+        "--embedded-ads",
+        type=int,
+        default=4,
+        help="dev ads coded by the embedded model (6: all, ~4 more minutes)",
+    )
+    parser.add_argument(
+        "--off-ads",
+        type=int,
+        default=0,
+        help="of those, also coded in full with prefix reuse defeated",
+    )
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -199,8 +250,7 @@ def main(argv=None) -> int:
     args.results.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
     report.print_tables(results, Console())
     report.rewrite(args.markdown, results)
-    print(f"bench: {elapsed} s; wrote {args.results} and {args.markdown}",
-          file=sys.stderr)
+    print(f"bench: {elapsed} s; wrote {args.results} and {args.markdown}", file=sys.stderr)
     return 0
 
 

@@ -38,12 +38,15 @@ def quote_lines(lines: list[str], quotes: list) -> list[int]:
     is looked for after the previous one (the same passage may be under two categories)."""
     found, pos = [], 0
     for quote in quotes:
-        hits = [i for i in range(len(lines))
-                if QUOTE_LINE.match(lines[i]) and quote.text in one_line(lines[i])]
+        hits = [
+            i
+            for i in range(len(lines))
+            if QUOTE_LINE.match(lines[i]) and quote.text in one_line(lines[i])
+        ]
         after = [i for i in hits if i >= pos]
-        line = (after or hits or [None])[0]
-        found.append(line + 1 if line is not None else 1)
-        pos = line + 1 if line is not None else pos
+        line = (after or hits or [-1])[0]  # -1: not found, reported at line 1
+        found.append(line + 1 if line >= 0 else 1)
+        pos = line + 1 if line >= 0 else pos
     return found
 
 
@@ -62,8 +65,10 @@ def check_draft(path: Path, text: str, book: Codebook, ad_text: str | None) -> C
         return checked
     lines = text.splitlines()
     if not coding.profile:
-        checked.problems.append(f"{path}:{_profile_line(lines)}: no profile: add a line "
-                                "`- **Assigned Profile:** `<profile>`` naming a codebook profile")
+        checked.problems.append(
+            f"{path}:{_profile_line(lines)}: no profile: add a line "
+            "`- **Assigned Profile:** `<profile>`` naming a codebook profile"
+        )
     if ad_text is not None:
         grounded = ground(coding, ad_text).quotes
         for quote, lineno in zip(grounded, quote_lines(lines, grounded), strict=True):
@@ -71,8 +76,9 @@ def check_draft(path: Path, text: str, book: Codebook, ad_text: str | None) -> C
             if quote.grounding == "not_found":
                 checked.problems.append(f"{where}: quote not found in the ad: {quote.text!r}")
             elif quote.grounding == "fuzzy":
-                checked.warnings.append(f"{where}: quote only approximately in the ad "
-                                        f"(fuzzy): {quote.text!r}")
+                checked.warnings.append(
+                    f"{where}: quote only approximately in the ad (fuzzy): {quote.text!r}"
+                )
     checked.coding = None if checked.problems else coding
     return checked
 
@@ -81,8 +87,12 @@ def ad_texts(ads: Path, ad_ids: list[str], fields: TableFields | None = None) ->
     """Texts of the given ads: <id>.<txt|md|html> in a folder, or rows of a .jsonl/.csv."""
     ads = Path(ads)
     if ads.is_dir():
-        files = [f for i in ad_ids for f in sorted(ads.glob(f"{glob_escape(i)}.*"))
-                 if f.suffix.lower() in AD_SUFFIXES]
+        files = [
+            f
+            for i in ad_ids
+            for f in sorted(ads.glob(f"{glob_escape(i)}.*"))
+            if f.suffix.lower() in AD_SUFFIXES
+        ]
         batch = read_ads(files, fields) if files else None
     else:
         batch = read_ads([ads], fields)
@@ -94,11 +104,13 @@ def glob_escape(name: str) -> str:
     return re.sub(r"([*?\[])", r"[\1]", name)
 
 
-def check_drafts(paths: list[Path], book: Codebook, ads: Path | None,
-                 fields: TableFields | None = None) -> list[Checked]:
+def check_drafts(
+    paths: list[Path], book: Codebook, ads: Path | None, fields: TableFields | None = None
+) -> list[Checked]:
     """Check every draft; a missing ad (when `ads` is given) is a problem too."""
     texts = ad_texts(ads, [Path(p).stem for p in paths], fields) if ads else {}
-    results, stems = [], {}
+    results: list[Checked] = []
+    stems: dict[str, Path] = {}
     for path in map(Path, paths):
         try:
             text = path.read_text(encoding="utf-8")
@@ -124,6 +136,6 @@ def write_gold(results: list[Checked], gold: Path, book: Codebook) -> list[Path]
     written = []
     for checked in results:
         target = Path(gold) / f"{checked.source.stem}.md"
-        atomic_write_text(target, render(checked.coding, book))
+        atomic_write_text(target, render(checked.coding, book))  # type: ignore[arg-type]  # checked above
         written.append(target)
     return written

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -16,7 +17,7 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 # instructor modes by their lower-case names (instructor.Mode[name.upper()])
 MODES = ("tools", "json_schema", "json", "md_json")
 # Per backend: requests in flight, seconds per request, re-asks, completion token limit.
-BACKEND_DEFAULTS = {
+BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
     "embedded": {"concurrency": 1, "timeout": 600.0, "max_retries": 1, "max_tokens": 1024},
     "openai-compatible": {"concurrency": 4, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
     "openai": {"concurrency": 8, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},

@@ -253,7 +253,7 @@ class BatchCoder:
     def reask(self, outcome: Outcome, codebook: Codebook, options: RunOptions) -> Outcome:
         """Code the ad once more online; keep the batch record if that fails."""
         first = outcome.record
-        assert first is not None  # only ads whose batch answer had ungrounded quotes
+        assert first is not None and self.online is not None  # called for such ads only
         again = code_one(outcome.ad, codebook, self.online, options)
         if again.record is None:
             first.warnings.append(
@@ -278,8 +278,17 @@ class BatchCoder:
 class BatchRun(Run):
     """Run, with the batch discount in the cost and where the answers came from."""
 
-    def __init__(self, *args, results: list[Path], coder: BatchCoder, **kwargs):
-        super().__init__(*args, coder=coder, **kwargs)
+    def __init__(
+        self,
+        ads: list[Ad],
+        codebook: Codebook,
+        llm: LLM,
+        options: RunOptions,
+        problems: list[str],
+        results: list[Path],
+        coder: BatchCoder,
+    ):
+        super().__init__(ads, codebook, llm, options, problems, coder=coder)
         self.results = [str(p) for p in results]
 
     def manifest(self) -> dict:
@@ -287,7 +296,10 @@ class BatchRun(Run):
         coder: BatchCoder = self.coder
         discount = float((self.opt.prices or {}).get("batch_discount", 0.5))
         manifest["cost_usd"] = batch_cost(
-            self.llm.backend.model, self.stats, coder.reask_usage.model_dump(), self.opt.prices,
+            self.llm.backend.model,
+            self.stats,
+            coder.reask_usage.model_dump(),
+            self.opt.prices,
             discount,
         )
         online = coder.online

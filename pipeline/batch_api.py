@@ -35,11 +35,14 @@ def client(env=os.environ):
 
     base, key = env.get("OPENAI_BASE_URL"), env.get("OPENAI_API_KEY")
     if not (base or key):
-        raise InputError("batch submit, status and fetch need OPENAI_API_KEY (OpenAI) or "
-                         "OPENAI_BASE_URL (another server with the Batches API)")
+        raise InputError(
+            "batch submit, status and fetch need OPENAI_API_KEY (OpenAI) or "
+            "OPENAI_BASE_URL (another server with the Batches API)"
+        )
     # Uploads of up to 200 MB: a generous timeout; the SDK retries transient errors itself.
-    return openai.OpenAI(base_url=base or OPENAI_URL, api_key=key or "sk-no-key",
-                         max_retries=3, timeout=900.0)
+    return openai.OpenAI(
+        base_url=base or OPENAI_URL, api_key=key or "sk-no-key", max_retries=3, timeout=900.0
+    )
 
 
 @contextlib.contextmanager
@@ -56,16 +59,19 @@ def api_errors(what: str, env=os.environ):
         raise BatchAPIError(redact(text, env.get("OPENAI_API_KEY"))) from None
     except openai.APIConnectionError as exc:
         host = env.get("OPENAI_BASE_URL") or OPENAI_URL
-        raise BatchAPIError(redact(f"{what}: cannot reach {host}: {exc}",
-                                   env.get("OPENAI_API_KEY"))) from None
+        raise BatchAPIError(
+            redact(f"{what}: cannot reach {host}: {exc}", env.get("OPENAI_API_KEY"))
+        ) from None
 
 
 def check_request_file(path: Path) -> int:
     """Number of requests in a Batch API input file; InputError when it cannot be submitted."""
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise InputError(f"{path}: {size:,} bytes, over the Batch API's {MAX_BYTES:,}-byte limit; "
-                         "make it again with `autocode batch prepare`, which splits it")
+        raise InputError(
+            f"{path}: {size:,} bytes, over the Batch API's {MAX_BYTES:,}-byte limit; "
+            "make it again with `autocode batch prepare`, which splits it"
+        )
     count = 0
     with open(path, encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
@@ -75,15 +81,21 @@ def check_request_file(path: Path) -> int:
                 request = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-            if not isinstance(request, dict) or request.get("url") != ENDPOINT \
-                    or not request.get("custom_id") or not isinstance(request.get("body"), dict):
+            if (
+                not isinstance(request, dict)
+                or request.get("url") != ENDPOINT
+                or not request.get("custom_id")
+                or not isinstance(request.get("body"), dict)
+            ):
                 raise InputError(f"{path}:{lineno}: not a Batch API request for {ENDPOINT}")
             count += 1
     if count == 0:
         raise InputError(f"{path}: no requests")
     if count > MAX_REQUESTS:
-        raise InputError(f"{path}: {count:,} requests, over the Batch API's {MAX_REQUESTS:,} "
-                         "per file; make it again with `autocode batch prepare`, which splits it")
+        raise InputError(
+            f"{path}: {count:,} requests, over the Batch API's {MAX_REQUESTS:,} "
+            "per file; make it again with `autocode batch prepare`, which splits it"
+        )
     return count
 
 
@@ -96,9 +108,12 @@ def submit(paths: list[Path]) -> list[tuple[Path, int, Any]]:
         with api_errors(f"uploading {path}"), open(path, "rb") as handle:
             uploaded = api.files.create(file=(path.name, handle), purpose="batch")
         with api_errors(f"creating the batch for {path}"):
-            batch = api.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT,
-                                       completion_window="24h",
-                                       metadata={"autocode_requests": path.name[:500]})
+            batch = api.batches.create(
+                input_file_id=uploaded.id,
+                endpoint=ENDPOINT,
+                completion_window="24h",
+                metadata={"autocode_requests": path.name[:500]},
+            )
         submitted.append((path, count, batch))
     return submitted
 
@@ -113,8 +128,13 @@ def _counts(batch) -> str:
 def _errors(batch) -> str:
     data = (batch.errors.data if batch.errors else None) or []
     lines = [f"line {e.line}: " if e.line else "" for e in data]
-    return "; ".join(f"{where}{e.code or 'error'}: {e.message or ''}"
-                     for where, e in zip(lines, data, strict=True)) or "no reason given"
+    return (
+        "; ".join(
+            f"{where}{e.code or 'error'}: {e.message or ''}"
+            for where, e in zip(lines, data, strict=True)
+        )
+        or "no reason given"
+    )
 
 
 def bad_end(batch) -> str:
@@ -123,9 +143,11 @@ def bad_end(batch) -> str:
         return f"batch {batch.id} failed: {_errors(batch)}"
     done = batch.request_counts.completed if batch.request_counts else 0
     total = batch.request_counts.total if batch.request_counts else "?"
-    return (f"batch {batch.id} {batch.status} with {done} of {total} requests done; "
-            f"`autocode batch fetch {batch.id}` downloads those, and after ingesting them, "
-            "`autocode batch prepare … --coded OUT` prepares the rest")
+    return (
+        f"batch {batch.id} {batch.status} with {done} of {total} requests done; "
+        f"`autocode batch fetch {batch.id}` downloads those, and after ingesting them, "
+        "`autocode batch prepare … --coded OUT` prepares the rest"
+    )
 
 
 def status(batch_id: str) -> list[str]:
@@ -133,8 +155,10 @@ def status(batch_id: str) -> list[str]:
     expired or was cancelled is a BatchAPIError that says why."""
     with api_errors(f"retrieving batch {batch_id}"):
         batch = client().batches.retrieve(batch_id)
-    files = [f"output file {batch.output_file_id}" if batch.output_file_id else "",
-             f"error file {batch.error_file_id}" if batch.error_file_id else ""]
+    files = [
+        f"output file {batch.output_file_id}" if batch.output_file_id else "",
+        f"error file {batch.error_file_id}" if batch.error_file_id else "",
+    ]
     lines = [f"{batch.id}: {batch.status}", _counts(batch)]
     lines += [", ".join(f for f in files if f)] if any(files) else []
     if batch.status in FINISHED_BADLY:
@@ -158,14 +182,17 @@ def fetch(batch_id: str, out: Path) -> list[str]:
     if batch.status != "completed" and not (batch.status in {"expired", "cancelled"} and has_files):
         if batch.status in FINISHED_BADLY:
             raise BatchAPIError(f"{bad_end(batch)}; nothing to fetch")
-        raise BatchAPIError(f"batch {batch.id} is {batch.status}, not completed "
-                            f"({_counts(batch)}); nothing to fetch yet, try again later")
+        raise BatchAPIError(
+            f"batch {batch.id} is {batch.status}, not completed "
+            f"({_counts(batch)}); nothing to fetch yet, try again later"
+        )
     output = _download(api, batch.output_file_id) if batch.output_file_id else ""
     errors = _download(api, batch.error_file_id) if batch.error_file_id else ""
     atomic_write_text(Path(out), output + errors)
     answered, failed = len(output.splitlines()), len(errors.splitlines())
-    messages = [f"wrote {answered} answer(s) and {failed} error line(s) of batch "
-                f"{batch.id} to {out}"]
+    messages = [
+        f"wrote {answered} answer(s) and {failed} error line(s) of batch {batch.id} to {out}"
+    ]
     if batch.status != "completed":
         messages.append(f"warning: {bad_end(batch)}")
     return messages

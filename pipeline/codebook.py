@@ -121,9 +121,9 @@ def parse_codebook(text: str, source: str) -> Codebook:
         line = f":{mark.line + 1}" if mark else ""
         raise InputError(f"{source}{line}: YAML syntax error: {exc.problem}") from None
     except yaml.YAMLError as exc:  # e.g. ReaderError: a control character in the file
-        line = text.count("\n", 0, getattr(exc, "position", 0)) + 1
+        lineno = text.count("\n", 0, getattr(exc, "position", 0)) + 1
         reason = getattr(exc, "reason", "") or str(exc).splitlines()[0]
-        raise InputError(f"{source}:{line}: YAML error: {reason}") from None
+        raise InputError(f"{source}:{lineno}: YAML error: {reason}") from None
     if not isinstance(data, dict):
         raise InputError(f"{source}: a codebook is a YAML mapping with profiles and parts")
     try:

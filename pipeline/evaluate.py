@@ -1,7 +1,7 @@
 """Agreement between predicted and gold codings: pure functions over Coding lists.
 
 `evaluate` returns the whole report as plain JSON-ready data; `match_ad` is the
-per-ad quote matching the review page reuses. Definitions (docs/eval.md):
+per-ad quote matching the review page reuses. Definitions (README, "What is compared"):
 
 - Ads pair by `ad_id`; unpaired ids are listed, all metrics are over paired ads.
 - Quotes match one to one within ad x category. `strict`: equal after
@@ -151,7 +151,8 @@ class _Passages:
 
     def __init__(self, ad_text: str | None):
         self.ad_text = ad_text
-        self.folded_ad = None  # folded on the first quote not found verbatim (most are)
+        # folded on the first quote not found verbatim (most are)
+        self.folded_ad: tuple[str, list[int]] | None = None
         self._spans: dict[str, tuple[int, int] | None] = {}
 
     def span(self, text: str) -> tuple[int, int] | None:
@@ -241,19 +242,17 @@ def _block(c: Counter) -> dict:
 
 def quote_scores(matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
     """Micro P/R/F1 overall, per quote part and per quote category, for each mode."""
-    by_cat = {m: defaultdict(Counter) for m in MODES}
+    by_cat: dict[str, defaultdict[str, Counter]] = {m: defaultdict(Counter) for m in MODES}
     for mode in MODES:
         for match in matches[mode]:
-            for cat, c in _category_counts(match).items():
-                by_cat[mode][cat].update(c)
+            for cat_id, c in _category_counts(match).items():
+                by_cat[mode][cat_id].update(c)
     out: dict = {m: _block(sum(by_cat[m].values(), Counter())) for m in MODES}
     out |= {"per_part": {}, "per_category": {}}
     for part in (p for p in book.parts if p.kind == "quotes"):
         ids = [c.id for c in part.all_categories()]
-        entry = {"title": part.title}
-        for mode in MODES:
-            entry[mode] = _block(sum((by_cat[mode][i] for i in ids), Counter()))
-        out["per_part"][part.id] = entry
+        blocks = {m: _block(sum((by_cat[m][i] for i in ids), Counter())) for m in MODES}
+        out["per_part"][part.id] = {"title": part.title} | blocks
         for cat in part.all_categories():
             entry = {"name": cat.name, "part": part.id}
             out["per_category"][cat.id] = entry | {m: _block(by_cat[m][cat.id]) for m in MODES}
@@ -270,7 +269,9 @@ def _coded(coding: Coding) -> set[str]:
 def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -> dict:
     """Per category kappa on "coded at least once"; macro mean; alpha over all cells."""
     coded = [(_coded(g), _coded(p)) for g, p in pairs]
-    per_category, all_gold, all_pred = {}, [], []
+    per_category: dict[str, dict] = {}
+    all_gold: list[int] = []
+    all_pred: list[int] = []
     for cat_id, cat in book.categories.items():
         gold = [int(cat_id in g) for g, _ in coded]
         pred = [int(cat_id in p) for _, p in coded]
@@ -318,9 +319,10 @@ def _tool_sets(coding: Coding) -> tuple[set[str], set[tuple[str, str]]]:
 
 def tool_scores(pairs: Sequence[tuple[Coding, Coding]]) -> dict:
     """Micro P/R/F1 over per-ad sets of tool names, and of (name, category)."""
-    counts = {"name": Counter(), "name_and_category": Counter()}
+    counts: dict[str, Counter] = {"name": Counter(), "name_and_category": Counter()}
     for g, p in pairs:
-        for level, gs, ps in zip(counts, _tool_sets(g), _tool_sets(p), strict=True):
+        sides: zip[tuple[str, set, set]] = zip(counts, _tool_sets(g), _tool_sets(p), strict=True)
+        for level, gs, ps in sides:
             counts[level].update(tp=len(gs & ps), fp=len(ps - gs), fn=len(gs - ps))
     return {level: _block(c) for level, c in counts.items()}
 
@@ -356,9 +358,7 @@ def evaluate(
     pairing = pair_codings(gold, pred)
     pairs = pairing.paired
     texts = ad_texts or {}
-    matches = {
-        mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES
-    }
+    matches = {mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES}
     order = {cat_id: i for i, cat_id in enumerate(book.categories)}
     return {
         "ads": {

@@ -77,7 +77,7 @@ def render(
         lines.append("")
     for part in codebook.parts:
         lines += ["---", "", f"## {part.heading}", ""]
-        sections = [(g.title, g.categories) for g in part.groups]
+        sections: list[tuple[str | None, list]] = [(g.title, g.categories) for g in part.groups]
         sections += [(None, part.categories)] if part.categories else []
         for title, categories in sections:
             block = [ln for c in categories for ln in _category_block(coding, c.id, c.name)]
@@ -173,10 +173,10 @@ class _Parser:
             self.coding.reasoning = rest.strip() or None
         else:
             cat_id = label.split()[0].rstrip(".:")
-            if cat_id not in self.book.categories:
+            known = cat_id in self.book.categories
+            if not known:
                 self.problem(lineno, f"category {cat_id!r} is not in the codebook")
-                cat_id = None
-            self.category = cat_id
+            self.category = cat_id if known else None
             if rest.strip():
                 self.problem(lineno, f"unexpected text after the category label: {rest!r}")
 
@@ -229,11 +229,8 @@ class _Parser:
 def _lines_outside_comments(text: str):
     in_comment = False
     for lineno, line in enumerate(text.splitlines(), start=1):
-        starts = line.lstrip().startswith("<!--")
-        if in_comment or starts:
-            in_comment = "-->" not in line or (in_comment and False)
-            if starts and "-->" in line:
-                in_comment = False
+        if in_comment or line.lstrip().startswith("<!--"):
+            in_comment = "-->" not in line
             continue
         yield lineno, line
 

@@ -14,6 +14,7 @@ Statuses, tried in order:
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeVar
 
 from rapidfuzz import fuzz
 
@@ -23,11 +24,24 @@ FUZZY_THRESHOLD = 90.0
 FUZZY_MIN_CHARS = 12
 
 FOLD = {
-    "‘": "'", "’": "'", "‚": "'", "‛": "'", "“": '"', "”": '"', "„": '"', "‟": '"',
-    "‐": "-", "‑": "-", "–": "-", "—": "-", "…": "...",
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "‛": "'",
+    "“": '"',
+    "”": '"',
+    "„": '"',
+    "‟": '"',
+    "‐": "-",
+    "‑": "-",
+    "–": "-",
+    "—": "-",
+    "…": "...",
 }
 EDGE_MARKS = " .,;:!?'\"…-"
 _FOLD_TABLE = str.maketrans(FOLD)
+
+AnyCoding = TypeVar("AnyCoding", bound=Coding)  # a draft record stays a draft record
 
 
 def fold(text: str) -> tuple[str, list[int]]:
@@ -101,7 +115,7 @@ def ground_quote(quote: Quote, ad_text: str, folded_ad=None) -> Quote:
     return quote.model_copy(update={"span": span, "grounding": status})
 
 
-def ground(coding: Coding, ad_text: str) -> Coding:
+def ground(coding: AnyCoding, ad_text: str) -> AnyCoding:
     """The coding with every quote's span and grounding status filled in."""
     folded_ad = None  # folded only for the first quote that is not verbatim (most are)
     quotes = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 
 import instructor
 import openai
@@ -146,7 +147,7 @@ def _for_instructor(model_cls: type[BaseModel]) -> type[BaseModel]:
     def model_json_schema(cls, *args, **kwargs):
         return copy.deepcopy(schema) if not args and not kwargs else generate(*args, **kwargs)
 
-    wrapped.model_json_schema = classmethod(model_json_schema)
+    wrapped.model_json_schema = classmethod(model_json_schema)  # type: ignore[method-assign,assignment]
     return wrapped
 
 
@@ -157,6 +158,7 @@ class DiskCache:
         self.folder = Path(folder) if folder else None
 
     def path(self, key: str) -> Path:
+        assert self.folder is not None  # only called when there is a folder
         return self.folder / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> dict | None:
@@ -216,7 +218,7 @@ class LLM:
         self.timeout = timeout
         self.cache = cache or DiskCache(None)
         self.max_retries = max_retries
-        self.params = {"temperature": temperature, "max_tokens": max_tokens}
+        self.params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
         self.refresh = refresh
         self.retrying = Retrying(
             retry=retry_if_exception(is_transient),
@@ -256,10 +258,11 @@ class LLM:
                 **self.params,
             )
         except Exception as exc:  # noqa: BLE001 - instructor wraps what the create raised
-            while exc is not None and not isinstance(exc, _Captured):
-                exc = exc.__cause__ or exc.__context__
-            if exc is not None:
-                return exc.args[0]
+            cause: BaseException | None = exc
+            while cause is not None and not isinstance(cause, _Captured):
+                cause = cause.__cause__ or cause.__context__
+            if cause is not None:
+                return cause.args[0]
         raise RuntimeError("instructor did not call create")
 
     def cache_key(self, messages: list[dict], model_cls: type[BaseModel]) -> str:
@@ -319,7 +322,7 @@ class LLM:
         return exchange
 
     def _failure(self, exc: Exception, state: dict) -> Exception:
-        cause = exc
+        cause: BaseException = exc
         while isinstance(cause, InstructorRetryException) and cause.__cause__:
             cause = cause.__cause__
         secret = self.backend.api_key

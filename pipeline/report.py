@@ -43,8 +43,10 @@ def load_and_evaluate(gold: Path, pred: Path, ads: Path | None, book: Codebook, 
         paired = sorted({c.ad_id for c in gold_codings} & {c.ad_id for c in pred_codings})
         texts, missing = load_ad_texts(ads, paired)
         for ad_id in missing:
-            warn(f"no ad text at {Path(ads) / (ad_id + '.txt')}; "
-                 f"partial matching for {ad_id} uses word tokens")
+            warn(
+                f"no ad text at {Path(ads) / (ad_id + '.txt')}; "
+                f"partial matching for {ad_id} uses word tokens"
+            )
     return evaluate(gold_codings, pred_codings, book, texts)
 
 
@@ -75,8 +77,10 @@ def _headline(r: dict) -> tuple[str, list[str], list[list[str]]]:
         ["profile accuracy", fmt(prof["accuracy"])],
         ["quote F1 strict", fmt(quotes["strict"]["f1"])],
         ["quote F1 partial", fmt(quotes["partial"]["f1"])],
-        [f"presence macro kappa ({defined} of {len(pres['per_category'])} defined)",
-         fmt(pres["macro_kappa"])],
+        [
+            f"presence macro kappa ({defined} of {len(pres['per_category'])} defined)",
+            fmt(pres["macro_kappa"]),
+        ],
         ["presence Krippendorff alpha", fmt(pres["alpha"])],
         ["tool F1 name", fmt(tools["name"]["f1"])],
         ["tool F1 name + category", fmt(tools["name_and_category"]["f1"])],
@@ -92,19 +96,30 @@ def _ads_and_profile(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     no_gold = sum(p["gold"] is None for p in profiles)
     no_pred = sum(p["gold"] is not None and p["pred"] is None for p in profiles)
     conf = r["profile"]["confusion"]
-    used = [i for i, _ in enumerate(conf["labels"])
-            if any(conf["matrix"][i]) or any(row[i] for row in conf["matrix"])]
+    used = [
+        i
+        for i, _ in enumerate(conf["labels"])
+        if any(conf["matrix"][i]) or any(row[i] for row in conf["matrix"])
+    ]
     # Columns carry the row numbers only: full profile names would not fit a terminal.
-    matrix = [[f"{n}. {conf['labels'][i]}", *(str(conf["matrix"][i][j]) for j in used)]
-              for n, i in enumerate(used, start=1)]
+    matrix = [
+        [f"{n}. {conf['labels'][i]}", *(str(conf["matrix"][i][j]) for j in used)]
+        for n, i in enumerate(used, start=1)
+    ]
     sections = [("Unpaired ads (not scored)", ["ad", "side"], unpaired)] if unpaired else []
-    sections.append(("Profile", ["", "value"], [
-        ["paired ads with both profiles (n)", str(r["profile"]["n"])],
-        ["paired ads whose gold has no profile", str(no_gold)],
-        ["paired ads with gold but no predicted profile", str(no_pred)],
-        ["accuracy", fmt(r["profile"]["accuracy"])],
-        ["Cohen's kappa", fmt(r["profile"]["kappa"])],
-    ]))
+    sections.append(
+        (
+            "Profile",
+            ["", "value"],
+            [
+                ["paired ads with both profiles (n)", str(r["profile"]["n"])],
+                ["paired ads whose gold has no profile", str(no_gold)],
+                ["paired ads with gold but no predicted profile", str(no_pred)],
+                ["accuracy", fmt(r["profile"]["accuracy"])],
+                ["Cohen's kappa", fmt(r["profile"]["kappa"])],
+            ],
+        )
+    )
     if used:
         head = ["gold \\ predicted", *(str(n) for n in range(1, len(used) + 1))]
         sections.append(("Profile confusion (profiles that occur)", head, matrix))
@@ -130,8 +145,10 @@ def _presence_and_tools(r: dict) -> list[tuple[str, list[str], list[list[str]]]]
     ]
     rows.append(["macro mean kappa (defined only)", "", "", "", fmt(pres["macro_kappa"])])
     rows.append(["Krippendorff alpha (all cells)", "", "", "", fmt(pres["alpha"])])
-    tools = [_prf_row("names", r["tools"]["name"]),
-             _prf_row("name + category", r["tools"]["name_and_category"])]
+    tools = [
+        _prf_row("names", r["tools"]["name"]),
+        _prf_row("name + category", r["tools"]["name_and_category"]),
+    ]
     return [
         ("Category presence (ads coded)", ["category", "gold", "pred", "agreement", "kappa"], rows),
         ("Tools", PRF_HEAD, tools),
@@ -145,12 +162,21 @@ def _profile_pair(profile: dict) -> str:
 
 def _per_ad_summary(r: dict) -> tuple[str, list[str], list[list[str]]]:
     rows = [
-        [a["ad_id"], _profile_pair(a["profile"]),
-         *(str(len(a[k])) for k in ("missed", "spurious", "missed_tools", "spurious_tools"))]
+        [
+            a["ad_id"],
+            _profile_pair(a["profile"]),
+            *(str(len(a[k])) for k in ("missed", "spurious", "missed_tools", "spurious_tools")),
+        ]
         for a in r["per_ad"]
     ]
-    head = ["ad", "profile (gold -> predicted)", "missed quotes", "spurious quotes",
-            "missed tools", "spurious tools"]
+    head = [
+        "ad",
+        "profile (gold -> predicted)",
+        "missed quotes",
+        "spurious quotes",
+        "missed tools",
+        "spurious tools",
+    ]
     return "Per ad (partial matching; the quotes are in --markdown and --json)", head, rows
 
 
@@ -180,8 +206,10 @@ def _plain_table(title: str, head: list[str], rows: list[list[str]]):
     numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(head))]
 
     def line(cells: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w)
-                         for c, w, num in zip(cells, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            c.rjust(w) if num else c.ljust(w)
+            for c, w, num in zip(cells, widths, numeric, strict=True)
+        ).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return Text("\n".join([title, line(head), rule, *map(line, rows)]))
@@ -226,8 +254,12 @@ def markdown_report(report: dict) -> str:
     """The same tables as Markdown, then every ad's missed and spurious quotes."""
     lines = ["# Agreement report", ""]
     for title, head, rows in sections(report):
-        lines += [f"## {title}", "", "| " + " | ".join(_md_cell(h) for h in head) + " |",
-                  "|" + "---|" * len(head)]
+        lines += [
+            f"## {title}",
+            "",
+            "| " + " | ".join(_md_cell(h) for h in head) + " |",
+            "|" + "---|" * len(head),
+        ]
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         lines.append("")
     lines += ["## Disagreements per ad (partial matching)", ""]

@@ -36,7 +36,8 @@ from pipeline.store import atomic_write_text, read_records
 TEMPLATES = Path(__file__).with_name("review_templates")
 # a line of a draft's review notes (run.review_notes) naming a quote dropped as ungrounded
 DROPPED_NOTE = re.compile(
-    r'^- Dropped, not found in the ad \((?P<category>[^)]*)\): "(?P<text>.*)"$')
+    r'^- Dropped, not found in the ad \((?P<category>[^)]*)\): "(?P<text>.*)"$'
+)
 
 
 @dataclass
@@ -107,8 +108,11 @@ def drafts_from_markdown(out: Path, texts: dict[str, str], book: Codebook):
             continue
         if coding.ad_id in texts:
             coding = ground(coding, texts[coding.ad_id])
-        dropped = [m.groupdict() | {"note": None}
-                   for line in text.splitlines() if (m := DROPPED_NOTE.match(line))]
+        dropped = [
+            m.groupdict() | {"note": None}
+            for line in text.splitlines()
+            if (m := DROPPED_NOTE.match(line))
+        ]
         drafts.append(Draft(coding, dropped, [], path))
     return drafts, problems
 
@@ -136,8 +140,13 @@ def _manifest(out: Path) -> tuple[dict | None, list[str]]:
     return (data, []) if isinstance(data, dict) else (None, [f"{path}: not a JSON object"])
 
 
-def load_review(out: Path, ads_path: Path | None, gold_path: Path | None, book: Codebook,
-                fields: TableFields | None = None) -> ReviewInput:
+def load_review(
+    out: Path,
+    ads_path: Path | None,
+    gold_path: Path | None,
+    book: Codebook,
+    fields: TableFields | None = None,
+) -> ReviewInput:
     """Everything the site shows; problems that only cost a detail are listed, not raised."""
     out = Path(out)
     batch = read_ads([ads_path], fields) if ads_path else None
@@ -151,21 +160,28 @@ def load_review(out: Path, ads_path: Path | None, gold_path: Path | None, book: 
     if not drafts and not failures:
         raise InputError("\n".join([*problems, f"{out}: no drafts (no codings.jsonl, no *.md)"]))
     ids = [d.coding.ad_id for d in drafts]
-    golds, gold_problems = _golds(gold_path, ids + [f["ad_id"] for f in failures], book) \
-        if gold_path else ({}, [])
+    golds, gold_problems = (
+        _golds(gold_path, ids + [f["ad_id"] for f in failures], book) if gold_path else ({}, [])
+    )
     manifest, manifest_problems = _manifest(out)
     missing = [f"{i}: no ad text in {ads_path}" for i in ids if ads_path and i not in ads]
     problems = (batch.problems if batch else []) + problems + gold_problems + manifest_problems
-    return ReviewInput(out, drafts, failures, manifest, ads, golds, problems + missing,
-                       ads_path, gold_path)
+    return ReviewInput(
+        out, drafts, failures, manifest, ads, golds, problems + missing, ads_path, gold_path
+    )
 
 
 # --------------------------------------------------------------------- rendering
 
 
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
 
 
 def _assets() -> dict:
@@ -173,8 +189,10 @@ def _assets() -> dict:
     css = (TEMPLATES / "review.css").read_text(encoding="utf-8")
     js = (TEMPLATES / "review.js").read_text(encoding="utf-8")
     digest = base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii")
-    csp = (f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
-           "img-src data:; base-uri 'none'; form-action 'none'")
+    csp = (
+        f"default-src 'none'; script-src 'sha256-{digest}'; style-src 'unsafe-inline'; "
+        "img-src data:; base-uri 'none'; form-action 'none'"
+    )
     return {"css": Markup(css), "js": Markup(js), "csp": csp}
 
 
@@ -182,7 +200,8 @@ def _overview(pages: list[dict]) -> dict:
     gold = [p for p in pages if p["gold"] is not None]
     both = [p for p in gold if p["gold"]["profile"] and p["profile"]]
     return {
-        "ads": len(pages), "with_gold": len(gold),
+        "ads": len(pages),
+        "with_gold": len(gold),
         "profile_agree": sum(p["gold"]["profile"] == p["profile"] for p in both),
         "profile_pairs": len(both),
         **{k: sum(p["counts"][k] for p in gold) for k in ("matched", "missed", "extra")},
@@ -191,9 +210,13 @@ def _overview(pages: list[dict]) -> dict:
 
 def _failed_row(failure: dict, inp: ReviewInput) -> dict:
     ad, gold = inp.ads.get(failure["ad_id"]), inp.golds.get(failure["ad_id"])
-    page = {"ad_id": failure["ad_id"], "title": ad.title if ad else None,
-            "organisation": ad.organisation if ad else None, "profile": None,
-            "gold": {"profile": gold.profile} if gold else None}
+    page = {
+        "ad_id": failure["ad_id"],
+        "title": ad.title if ad else None,
+        "organisation": ad.organisation if ad else None,
+        "profile": None,
+        "gold": {"profile": gold.profile} if gold else None,
+    }
     return index_row(page, None, failure)
 
 
@@ -210,22 +233,32 @@ def build_site(inp: ReviewInput, book: Codebook) -> dict[str, str]:
     """File name -> HTML of every page of the site."""
     env, assets = _environment(), _assets()
     names = page_names([d.coding.ad_id for d in inp.drafts])
-    pages = [ad_page(d, inp.ads.get(d.coding.ad_id), inp.golds.get(d.coding.ad_id), book)
-             for d in inp.drafts]
+    pages = [
+        ad_page(d, inp.ads.get(d.coding.ad_id), inp.golds.get(d.coding.ad_id), book)
+        for d in inp.drafts
+    ]
     site = {}
     for i, page in enumerate(pages):
-        nav = {"prev": names[pages[i - 1]["ad_id"]] if i else None,
-               "next": names[pages[i + 1]["ad_id"]] if i + 1 < len(pages) else None}
+        nav = {
+            "prev": names[pages[i - 1]["ad_id"]] if i else None,
+            "next": names[pages[i + 1]["ad_id"]] if i + 1 < len(pages) else None,
+        }
         page["accept"] = _accept_command(page["draft_path"], inp)
         site[names[page["ad_id"]]] = env.get_template("ad.html.j2").render(
-            page=page, nav=nav, **assets)
+            page=page, nav=nav, **assets
+        )
     failures = {f["ad_id"]: f for f in inp.failures}
     rows = [index_row(p, names[p["ad_id"]], failures.get(p["ad_id"])) for p in pages]
     rows += [_failed_row(f, inp) for f in inp.failures if f["ad_id"] not in names]
     site["index.html"] = env.get_template("index.html.j2").render(
-        rows=rows, out=str(inp.out), summary=run_summary(inp.manifest), overview=_overview(pages),
+        rows=rows,
+        out=str(inp.out),
+        summary=run_summary(inp.manifest),
+        overview=_overview(pages),
         charts=charts(pages, inp.golds, [d.coding for d in inp.drafts], book),
-        problems=inp.problems, **assets)
+        problems=inp.problems,
+        **assets,
+    )
     return site
 
 

@@ -89,8 +89,18 @@ def _item(key: str, quote: Quote, ad_text: str | None, match=None, partner=None,
     if ad_text is not None and quote.span and quote.grounding in ("normalized", "fuzzy"):
         passage = ad_text[quote.span[0] : quote.span[1]]
     gold_text = partner.text if partner is not None and partner.text != quote.text else None
-    return Item(key, quote.category, quote.text, quote.note, quote.span, quote.grounding,
-                match, gold_text, passage, gold)
+    return Item(
+        key,
+        quote.category,
+        quote.text,
+        quote.note,
+        quote.span,
+        quote.grounding,
+        match,
+        gold_text,
+        passage,
+        gold,
+    )
 
 
 def quote_items(pred: Coding, gold: Coding | None, ad_text: str | None) -> list[Item]:
@@ -105,8 +115,9 @@ def quote_items(pred: Coding, gold: Coding | None, ad_text: str | None) -> list[
         _item(f"q{i}", q, ad_text, "matched" if id(q) in partner else "extra", partner.get(id(q)))
         for i, q in enumerate(pred.quotes)
     ]
-    return items + [_item(f"g{i}", q, ad_text, "missed", gold=True)
-                    for i, q in enumerate(result.missed)]
+    return items + [
+        _item(f"g{i}", q, ad_text, "missed", gold=True) for i, q in enumerate(result.missed)
+    ]
 
 
 def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
@@ -115,10 +126,15 @@ def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
         return [ToolItem(t.category, t.name, t.note) for t in pred.tools]
     key = lambda t: (tool_key(t.name), t.category)  # noqa: E731
     gold_keys, pred_keys = {key(t) for t in gold.tools}, {key(t) for t in pred.tools}
-    items = [ToolItem(t.category, t.name, t.note, "matched" if key(t) in gold_keys else "extra")
-             for t in pred.tools]
-    return items + [ToolItem(t.category, t.name, t.note, "missed")
-                    for t in gold.tools if key(t) not in pred_keys]
+    items = [
+        ToolItem(t.category, t.name, t.note, "matched" if key(t) in gold_keys else "extra")
+        for t in pred.tools
+    ]
+    return items + [
+        ToolItem(t.category, t.name, t.note, "missed")
+        for t in gold.tools
+        if key(t) not in pred_keys
+    ]
 
 
 def segment_views(text: str, items: list[Item], colours: dict[str, str]) -> list[dict]:
@@ -129,13 +145,22 @@ def segment_views(text: str, items: list[Item], colours: dict[str, str]) -> list
         covering = [by_key[k] for k in seg.keys]
         drafts = [it for it in covering if not it.gold]
         bands = [colours.get(it.category, OTHER_COLOUR) for it in drafts]
-        classes = ["hl", *(["overlap"] if len(drafts) > 1 else []),
-                   *(["fuzzy"] if any(it.grounding == "fuzzy" for it in drafts) else []),
-                   *(["gold"] if len(drafts) < len(covering) else []),
-                   *(["gold-only"] if covering and not drafts else [])]
-        views.append({"text": seg.text, "quotes": " ".join(seg.keys),
-                      "tips": " ".join(f"tip-{k}" for k in seg.keys),
-                      "classes": " ".join(classes), "style": _bands(bands)})
+        classes = [
+            "hl",
+            *(["overlap"] if len(drafts) > 1 else []),
+            *(["fuzzy"] if any(it.grounding == "fuzzy" for it in drafts) else []),
+            *(["gold"] if len(drafts) < len(covering) else []),
+            *(["gold-only"] if covering and not drafts else []),
+        ]
+        views.append(
+            {
+                "text": seg.text,
+                "quotes": " ".join(seg.keys),
+                "tips": " ".join(f"tip-{k}" for k in seg.keys),
+                "classes": " ".join(classes),
+                "style": _bands(bands),
+            }
+        )
     return views
 
 
@@ -154,18 +179,22 @@ def coding_panel(book: Codebook, entries: list) -> list[dict]:
         by_cat[entry.category].append(entry)
     parts = []
     for part in book.parts:
-        sections = [(g.title, g.categories) for g in part.groups]
+        sections: list[tuple[str | None, list]] = [(g.title, g.categories) for g in part.groups]
         sections += [(None, part.categories)] if part.categories else []
         blocks = []
         for title, cats in sections:
-            rows = [{"id": c.id, "name": c.name, "entries": by_cat.pop(c.id)}
-                    for c in cats if c.id in by_cat]
+            rows = [
+                {"id": c.id, "name": c.name, "entries": by_cat.pop(c.id)}
+                for c in cats
+                if c.id in by_cat
+            ]
             blocks += [{"title": title, "categories": rows}] if rows else []
         parts.append({"heading": part.heading, "blocks": blocks})
     if by_cat:  # a record coded under an older codebook
         rows = [{"id": c, "name": "(not in the codebook)", "entries": e} for c, e in by_cat.items()]
-        parts.append({"heading": "Not in the codebook", "blocks": [{"title": None,
-                                                                    "categories": rows}]})
+        parts.append(
+            {"heading": "Not in the codebook", "blocks": [{"title": None, "categories": rows}]}
+        )
     return parts
 
 
@@ -183,12 +212,15 @@ def _counts(items: list[Item], tools: list[ToolItem], draft: Draft) -> dict:
     drafts = [it for it in items if not it.gold]
     marks = Counter(e.match for e in items if e.match)
     return {
-        "quotes": len(drafts), "tools": sum(t.match != "missed" for t in tools),
+        "quotes": len(drafts),
+        "tools": sum(t.match != "missed" for t in tools),
         "highlighted": sum(it.span is not None for it in drafts),
         "fuzzy": sum(it.grounding == "fuzzy" for it in drafts),
         "not_found": sum(it.grounding == "not_found" for it in drafts),
         "dropped": len(draft.dropped),
-        "matched": marks["matched"], "missed": marks["missed"], "extra": marks["extra"],
+        "matched": marks["matched"],
+        "missed": marks["missed"],
+        "extra": marks["extra"],
     }
 
 
@@ -197,20 +229,32 @@ def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) ->
     pred, text = draft.coding, ad.text if ad else None
     colours = category_colours(book)
     items, tools = quote_items(pred, gold, text), tool_items(pred, gold)
-    shown = sorted({it.category for it in items if it.span},
-                   key=lambda c: list(colours).index(c) if c in colours else len(colours))
+    shown = sorted(
+        {it.category for it in items if it.span},
+        key=lambda c: list(colours).index(c) if c in colours else len(colours),
+    )
     return {
         "ad_id": pred.ad_id,
         "title": pred.title or (ad.title if ad else None),
         "organisation": pred.organisation or (ad.organisation if ad else None),
-        "profile": pred.profile, "reasoning": pred.reasoning,
+        "profile": pred.profile,
+        "reasoning": pred.reasoning,
         "gold": None if gold is None else {"profile": gold.profile},
         "segments": segment_views(text, items, colours) if text is not None else None,
-        "legend": [{"id": c, "name": book.categories[c].name if c in book.categories else "?",
-                    "colour": colours.get(c, OTHER_COLOUR)} for c in shown],
-        "quotes": items, "panel": coding_panel(book, [*items, *tools]), "colours": colours,
+        "legend": [
+            {
+                "id": c,
+                "name": book.categories[c].name if c in book.categories else "?",
+                "colour": colours.get(c, OTHER_COLOUR),
+            }
+            for c in shown
+        ],
+        "quotes": items,
+        "panel": coding_panel(book, [*items, *tools]),
+        "colours": colours,
         "names": {cat_id: cat.name for cat_id, cat in book.categories.items()},
-        "dropped": draft.dropped, "warnings": draft.warnings,
+        "dropped": draft.dropped,
+        "warnings": draft.warnings,
         "draft_path": str(draft.path) if draft.path else None,
         "counts": _counts(items, tools, draft),
     }
@@ -227,13 +271,34 @@ def bar_chart(title: str, rows: list[tuple[str, str, list[int]]], series: list[s
     out_rows = []
     for r, (label, full, values) in enumerate(rows):
         y = top + r * row_h
-        bars = [{"x": label_w, "y": y + s * bar_h, "w": round(v / vmax * plot_w, 1), "h": bar_h - 2,
-                 "value": v, "series": s} for s, v in enumerate(values)]
-        out_rows.append({"label": label if len(label) <= 36 else label[:35] + "…", "full": full,
-                         "y": y + len(series) * bar_h / 2 + 4, "bars": bars})
+        bars = [
+            {
+                "x": label_w,
+                "y": y + s * bar_h,
+                "w": round(v / vmax * plot_w, 1),
+                "h": bar_h - 2,
+                "value": v,
+                "series": s,
+            }
+            for s, v in enumerate(values)
+        ]
+        out_rows.append(
+            {
+                "label": label if len(label) <= 36 else label[:35] + "…",
+                "full": full,
+                "y": y + len(series) * bar_h / 2 + 4,
+                "bars": bars,
+            }
+        )
     legend = [{"name": name, "x": label_w + i * 90, "series": i} for i, name in enumerate(series)]
-    return {"title": title, "width": label_w + plot_w + 40, "height": top + len(rows) * row_h,
-            "rows": out_rows, "legend": legend, "label_x": label_w - 6}
+    return {
+        "title": title,
+        "width": label_w + plot_w + 40,
+        "height": top + len(rows) * row_h,
+        "rows": out_rows,
+        "legend": legend,
+        "label_x": label_w - 6,
+    }
 
 
 def charts(pages: list[dict], golds: dict[str, Coding], codings: list[Coding], book: Codebook):
@@ -244,11 +309,19 @@ def charts(pages: list[dict], golds: dict[str, Coding], codings: list[Coding], b
     profiles = [Counter(c.profile or "(none)" for c in cs) for _, cs in sides]
     labels = book.profile_names + sorted({p for c in profiles for p in c} - set(book.profile_names))
     prof_rows = [(p, p, [c[p] for c in profiles]) for p in labels]
-    cats = [Counter(e.category for c in cs for e in (*c.quotes, *c.tools)) for _, cs in sides]
-    cat_rows = [(f"{cid} {cat.name}", f"{cid} {cat.name}", [c[cid] for c in cats])
-                for cid, cat in book.categories.items()]
-    return [bar_chart("Profiles", prof_rows, names),
-            bar_chart("Entries per category", cat_rows, names)]
+    cats = [
+        Counter([q.category for c in cs for q in c.quotes])
+        + Counter([t.category for c in cs for t in c.tools])
+        for _, cs in sides
+    ]
+    cat_rows = [
+        (f"{cid} {cat.name}", f"{cid} {cat.name}", [c[cid] for c in cats])
+        for cid, cat in book.categories.items()
+    ]
+    return [
+        bar_chart("Profiles", prof_rows, names),
+        bar_chart("Entries per category", cat_rows, names),
+    ]
 
 
 def run_summary(manifest: dict | None) -> list[tuple[str, str]]:
@@ -262,11 +335,15 @@ def run_summary(manifest: dict | None) -> list[tuple[str, str]]:
         ("model", f"{manifest.get('model')} ({manifest.get('backend')})"),
         ("codebook", f"{book.get('name')} {book.get('version')}"),
         ("ads in input", c.get("ads")),
-        ("coded now / from cache / already done",
-         f"{c.get('coded')} / {c.get('from_cache')} / {c.get('already_done')}"),
+        (
+            "coded now / from cache / already done",
+            f"{c.get('coded')} / {c.get('from_cache')} / {c.get('already_done')}",
+        ),
         ("failed", c.get("failed")),
-        ("quotes kept / dropped as ungrounded",
-         f"{c.get('quotes_kept')} / {c.get('quotes_dropped')}"),
+        (
+            "quotes kept / dropped as ungrounded",
+            f"{c.get('quotes_kept')} / {c.get('quotes_dropped')}",
+        ),
         ("prompt / completion tokens", f"{c.get('prompt_tokens')} / {c.get('completion_tokens')}"),
         ("estimated cost", "unknown" if cost is None else f"${cost:.4f}"),
         ("started", manifest.get("started")),
@@ -278,11 +355,18 @@ def run_summary(manifest: dict | None) -> list[tuple[str, str]]:
 def index_row(page: dict, href: str | None, failure: dict | None = None) -> dict:
     counts = page.get("counts", {})
     ungrounded = counts.get("dropped", 0) + counts.get("not_found", 0)
-    flags = [{"name": name, "n": n}
-             for name, n in (("ungrounded", ungrounded), ("fuzzy", counts.get("fuzzy", 0))) if n]
-    return {**{k: page.get(k) for k in ("ad_id", "title", "organisation", "profile", "gold")},
-            "href": href, "counts": counts, "flags": flags,
-            "failed": failure["reason"] if failure else None}
+    flags = [
+        {"name": name, "n": n}
+        for name, n in (("ungrounded", ungrounded), ("fuzzy", counts.get("fuzzy", 0)))
+        if n
+    ]
+    return {
+        **{k: page.get(k) for k in ("ad_id", "title", "organisation", "profile", "gold")},
+        "href": href,
+        "counts": counts,
+        "flags": flags,
+        "failed": failure["reason"] if failure else None,
+    }
 
 
 def page_names(ad_ids: list[str]) -> dict[str, str]:

@@ -8,10 +8,13 @@ input order, so neither order nor content depends on concurrency.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import BaseModel
 
 from pipeline import __version__
 from pipeline.ads import Ad
@@ -64,9 +67,7 @@ def _prepared(ad: Ad, max_chars: int) -> Ad:
 
 
 def review_notes(record: CodedAd) -> list[str]:
-    notes = [
-        f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in record.ungrounded
-    ]
+    notes = [f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in record.ungrounded]
     notes += [
         f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
         for q in record.quotes
@@ -81,7 +82,7 @@ class Request:
 
     ad: Ad
     messages: list[dict]
-    model_cls: type
+    model_cls: type[BaseModel]
 
 
 def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Request:
@@ -152,7 +153,7 @@ class Run:
         codebook: Codebook,
         llm: LLM,
         options: RunOptions,
-        problems: list[str] = (),
+        problems: Sequence[str] = (),
         progress=None,
         coder=code_one,
     ):

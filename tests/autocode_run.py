@@ -70,8 +70,14 @@ def run_code(cwd: Path, server_url: str, *args, timeout: float = 90, **env) -> R
     """`autocode code ARGS --out OUT --cache CACHE` in `cwd`, to its end."""
     out = Path(cwd) / "out"
     argv = code_argv(*args, "--out", out, "--cache", Path(cwd) / "cache")
-    proc = subprocess.run(argv, cwd=cwd, env=env_for(server_url, **env), capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        argv,
+        cwd=cwd,
+        env=env_for(server_url, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr, out)
 
 
@@ -87,9 +93,11 @@ def json_lines(path: Path) -> list[dict]:
 def requests_for(server, case: str) -> list[dict]:
     """The request bodies the server received for the ad of `case`."""
     key = case_key(case)
-    return [body for body in server.requests
-            if any(key in (m.get("content") or "") for m in body["messages"]
-                   if m.get("role") == "user")]
+    return [
+        body
+        for body in server.requests
+        if any(key in (m.get("content") or "") for m in body["messages"] if m.get("role") == "user")
+    ]
 
 
 def assert_clean_out(out: Path, ad_texts: dict[str, str], codebook_path=None) -> None:

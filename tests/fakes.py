@@ -21,9 +21,14 @@ from tests.servers.simserver import completion, faulty_answer
 def status_error(code: int, message: str = "simulated", headers: dict | None = None):
     """An openai.APIStatusError subclass as the SDK raises it for HTTP `code`."""
     response = SimpleNamespace(status_code=code, headers=headers or {}, request=None)
-    classes = {400: openai.BadRequestError, 401: openai.AuthenticationError,
-               404: openai.NotFoundError, 429: openai.RateLimitError,
-               500: openai.InternalServerError, 503: openai.InternalServerError}
+    classes = {
+        400: openai.BadRequestError,
+        401: openai.AuthenticationError,
+        404: openai.NotFoundError,
+        429: openai.RateLimitError,
+        500: openai.InternalServerError,
+        503: openai.InternalServerError,
+    }
     return classes[code](message, response=response, body={"message": message})
 
 

@@ -17,8 +17,10 @@ from pipeline.record import Quote
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()
 AD_ID = "101_lumenpath_genai"
-NOTES = ['Fuzzy match, check the wording (1.A.1): "Build Python services"',
-         'Dropped, not found in the ad (3.5): "Invent a perpetual motion machine"']
+NOTES = [
+    'Fuzzy match, check the wording (1.A.1): "Build Python services"',
+    'Dropped, not found in the ad (3.5): "Invent a perpetual motion machine"',
+]
 
 
 def draft_text() -> str:
@@ -66,6 +68,7 @@ def edit(old: str, new: str):
     def apply(text: str) -> str:
         assert old in text, old
         return text.replace(old, new, 1)
+
     return apply
 
 
@@ -76,20 +79,46 @@ BAD_QUOTE = '  - "Invent a perpetual motion machine for us"'
 @pytest.mark.parametrize(
     ("change", "bad_line", "message", "with_ads"),
     [
-        (edit("- **1.A.1. Software", "- **9.Z.9. Software"), "- **9.Z.9. Software",
-         "category '9.Z.9' is not in the codebook", False),
-        (edit("`Core GenAI Engineer`", "`Astronaut`"), "- **Assigned Profile:** `Astronaut`",
-         "profile 'Astronaut' is not in the codebook", False),
+        (
+            edit("- **1.A.1. Software", "- **9.Z.9. Software"),
+            "- **9.Z.9. Software",
+            "category '9.Z.9' is not in the codebook",
+            False,
+        ),
+        (
+            edit("`Core GenAI Engineer`", "`Astronaut`"),
+            "- **Assigned Profile:** `Astronaut`",
+            "profile 'Astronaut' is not in the codebook",
+            False,
+        ),
         (edit(PROFILE_LINE + "\n", ""), "## 1. Job Task Analysis", "no profile", False),
-        (edit("- **1.A.2.", "this line is not a coding\n- **1.A.2."), "this line is not",
-         "cannot understand this line", False),
-        (edit('  - "Write and iterate on prompts"', BAD_QUOTE), BAD_QUOTE,
-         "quote not found in the ad", True),
-        (edit('  - "room to experiment with new models"', BAD_QUOTE), BAD_QUOTE,
-         "quote not found in the ad", True),
+        (
+            edit("- **1.A.2.", "this line is not a coding\n- **1.A.2."),
+            "this line is not",
+            "cannot understand this line",
+            False,
+        ),
+        (
+            edit('  - "Write and iterate on prompts"', BAD_QUOTE),
+            BAD_QUOTE,
+            "quote not found in the ad",
+            True,
+        ),
+        (
+            edit('  - "room to experiment with new models"', BAD_QUOTE),
+            BAD_QUOTE,
+            "quote not found in the ad",
+            True,
+        ),
     ],
-    ids=["unknown-category", "unknown-profile", "no-profile", "unreadable-line",
-         "ungrounded-quote", "ungrounded-last-quote"],
+    ids=[
+        "unknown-category",
+        "unknown-profile",
+        "no-profile",
+        "unreadable-line",
+        "ungrounded-quote",
+        "ungrounded-last-quote",
+    ],
 )
 def test_invalid_draft_is_refused_with_file_and_line(dirs, change, bad_line, message, with_ads):
     text = change(draft_text())
@@ -134,7 +163,8 @@ def test_fuzzy_quote_is_accepted_with_a_warning(dirs):
     fuzzy = '  - "Clean, chunk and index document collections so retrieval stays fast and acurate"'
     text = draft_text().replace(
         '"Clean, chunk and index document collections so retrieval stays fast and accurate"',
-        '"Clean, chunk and index document collections so retrieval stays fast and acurate"')
+        '"Clean, chunk and index document collections so retrieval stays fast and acurate"',
+    )
     dirs["draft"].write_text(text, encoding="utf-8")
     lineno = text.splitlines().index(fuzzy) + 1
     result = accept(dirs["draft"], "--gold", dirs["gold"], "--ads", REPO / "raw")
@@ -156,10 +186,10 @@ def test_ads_as_a_jsonl_file(dirs, tmp_path):
 @pytest.mark.parametrize(
     ("lines", "texts", "expected"),
     [
-        (['- **1:**', '  - "abc"', '- **2:**', '  - "abc"'], ["abc", "abc"], [2, 4]),
+        (["- **1:**", '  - "abc"', "- **2:**", '  - "abc"'], ["abc", "abc"], [2, 4]),
         (['  - "x"', '<!-- - "y" -->', '  - "y"'], ["x", "y"], [1, 3]),
         (['  - "a  b"'], ["a b"], [1]),
-        (['  - “typographic”'], ["typographic"], [1]),
+        (["  - “typographic”"], ["typographic"], [1]),
         (['  - "a"'], ["missing"], [1]),
     ],
     ids=["same-passage-twice", "not-in-a-comment", "whitespace", "typographic-mark", "absent"],

@@ -55,30 +55,82 @@ class Bad:
 
 CASES = [
     Bad("empty", {"ads/empty.txt": ""}, "ads/empty.txt", ("empty ad",), (), ("empty",)),
-    Bad("whitespace-only", {"ads/blank.txt": "  \n\t\n   \n"}, "ads/blank.txt", ("empty ad",),
-        (), ("blank",)),
-    Bad("binary", {"ads/logo.txt": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))},
-        "ads/logo.txt", ("binary file",), (), ("logo",)),
-    Bad("latin-1", {"ads/zurich.txt": ("Ingénieur à Zürich, salaire très élevé\n"
-                                       + ad_text("latin1")).encode("latin-1")},
-        "ads/zurich.txt", ("not UTF-8", "read as"), ("zurich",)),
-    Bad("longer-than-the-context", {"ads/long.txt": ad_text("long") + "We value curiosity. "
-                                    * 400 + LONG_TAIL},
-        "ads/long.txt", ("more than --max-ad-chars 3000", "truncated"), ("long",)),
+    Bad(
+        "whitespace-only",
+        {"ads/blank.txt": "  \n\t\n   \n"},
+        "ads/blank.txt",
+        ("empty ad",),
+        (),
+        ("blank",),
+    ),
+    Bad(
+        "binary",
+        {"ads/logo.txt": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256))},
+        "ads/logo.txt",
+        ("binary file",),
+        (),
+        ("logo",),
+    ),
+    Bad(
+        "latin-1",
+        {
+            "ads/zurich.txt": (
+                "Ingénieur à Zürich, salaire très élevé\n" + ad_text("latin1")
+            ).encode("latin-1")
+        },
+        "ads/zurich.txt",
+        ("not UTF-8", "read as"),
+        ("zurich",),
+    ),
+    Bad(
+        "longer-than-the-context",
+        {"ads/long.txt": ad_text("long") + "We value curiosity. " * 400 + LONG_TAIL},
+        "ads/long.txt",
+        ("more than --max-ad-chars 3000", "truncated"),
+        ("long",),
+    ),
     Bad("html-with-scripts-and-styles", {"ads/page.html": HTML}, "", (), ("page",)),
-    Bad("same-id-twice", {"ads/twice.md": ad_text("twice-md"), "ads/twice.txt": ad_text("x")},
-        "ads/twice.txt", ("duplicate ad id 'twice'", "first in ads/twice.md"), ("twice",)),
-    Bad("csv-without-the-column", {"table.csv": "id,title,body\nc1,Engineer,Build things\n"},
-        "table.csv", ("no column 'description'", "file skipped"), (), ("c1",)),
-    Bad("jsonl-line-not-json", {"ads.jsonl": jsonl(row("j1", "j1"), '{"id": "j2", "title": oops',
-                                                   row("j3", "j3"))},
-        "ads.jsonl:2", ("not valid JSON", "line skipped"), ("j1", "j3"), ("j2",)),
-    Bad("id-that-is-a-path", {"ids.jsonl": jsonl(row("../escaped", "esc"), row("k1", "k1"))},
-        "ids.jsonl:1", ("cannot name a draft file",), ("k1",), ("../escaped",)),
-    Bad("brackets-in-a-file-name", {"ads/[old] empty.txt": ""}, "ads/[old] empty.txt",
-        ("empty ad",)),
-    Bad("good-ads", {"ads/good1.txt": ad_text("good1"), "ads/good2.md": ad_text("good2")},
-        "", (), ("good1", "good2")),
+    Bad(
+        "same-id-twice",
+        {"ads/twice.md": ad_text("twice-md"), "ads/twice.txt": ad_text("x")},
+        "ads/twice.txt",
+        ("duplicate ad id 'twice'", "first in ads/twice.md"),
+        ("twice",),
+    ),
+    Bad(
+        "csv-without-the-column",
+        {"table.csv": "id,title,body\nc1,Engineer,Build things\n"},
+        "table.csv",
+        ("no column 'description'", "file skipped"),
+        (),
+        ("c1",),
+    ),
+    Bad(
+        "jsonl-line-not-json",
+        {"ads.jsonl": jsonl(row("j1", "j1"), '{"id": "j2", "title": oops', row("j3", "j3"))},
+        "ads.jsonl:2",
+        ("not valid JSON", "line skipped"),
+        ("j1", "j3"),
+        ("j2",),
+    ),
+    Bad(
+        "id-that-is-a-path",
+        {"ids.jsonl": jsonl(row("../escaped", "esc"), row("k1", "k1"))},
+        "ids.jsonl:1",
+        ("cannot name a draft file",),
+        ("k1",),
+        ("../escaped",),
+    ),
+    Bad(
+        "brackets-in-a-file-name", {"ads/[old] empty.txt": ""}, "ads/[old] empty.txt", ("empty ad",)
+    ),
+    Bad(
+        "good-ads",
+        {"ads/good1.txt": ad_text("good1"), "ads/good2.md": ad_text("good2")},
+        "",
+        (),
+        ("good1", "good2"),
+    ),
 ]
 INPUTS = ("ads", "table.csv", "ads.jsonl", "ids.jsonl")
 
@@ -178,15 +230,28 @@ def broken_codebook(work: Path, content: str) -> list:
 
 
 STOPS = [
-    pytest.param(lambda w: broken_codebook(w, "name: x\nprofiles: [unclosed\n"),
-                 ("book.yaml:", "YAML syntax error"), id="codebook-yaml-syntax"),
-    pytest.param(lambda w: broken_codebook(w, "name: Only a name\nversion: '1'\n"),
-                 ("book.yaml:", "missing field"), id="codebook-missing-fields"),
-    pytest.param(lambda w: broken_gold(w, GOLD.read_bytes().replace(b"1.A.2.", b"1.Z.9.")),
-                 (f"gold/{GOLD.name}:", "'1.Z.9' is not in the codebook"), id="gold-unknown-id"),
-    pytest.param(lambda w: broken_gold(w, GOLD.read_text(encoding="utf-8")
-                                       .replace("Lumenpath", "Lümenpath").encode("latin-1")),
-                 (f"gold/{GOLD.name}:", "not UTF-8"), id="gold-not-utf8"),
+    pytest.param(
+        lambda w: broken_codebook(w, "name: x\nprofiles: [unclosed\n"),
+        ("book.yaml:", "YAML syntax error"),
+        id="codebook-yaml-syntax",
+    ),
+    pytest.param(
+        lambda w: broken_codebook(w, "name: Only a name\nversion: '1'\n"),
+        ("book.yaml:", "missing field"),
+        id="codebook-missing-fields",
+    ),
+    pytest.param(
+        lambda w: broken_gold(w, GOLD.read_bytes().replace(b"1.A.2.", b"1.Z.9.")),
+        (f"gold/{GOLD.name}:", "'1.Z.9' is not in the codebook"),
+        id="gold-unknown-id",
+    ),
+    pytest.param(
+        lambda w: broken_gold(
+            w, GOLD.read_text(encoding="utf-8").replace("Lumenpath", "Lümenpath").encode("latin-1")
+        ),
+        (f"gold/{GOLD.name}:", "not UTF-8"),
+        id="gold-not-utf8",
+    ),
 ]
 
 

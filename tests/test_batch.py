@@ -25,9 +25,13 @@ REPO = Path(__file__).resolve().parents[1]
 RAW = REPO / "raw"
 SECRET = "sk-test-batch-5f3c9a1e7d2b4c6a8e0f"
 # What the scripted model answers for each sample ad, online and in the batch alike.
-FAULTS = {"101_lumenpath_genai": "ok", "102_groenhaven_forecast": "ungrounded",
-          "103_kwikstaart_backend": "400", "104_harborline_datascience": "ok",
-          "105_copperleaf_marketing": "ok"}
+FAULTS = {
+    "101_lumenpath_genai": "ok",
+    "102_groenhaven_forecast": "ungrounded",
+    "103_kwikstaart_backend": "400",
+    "104_harborline_datascience": "ok",
+    "105_copperleaf_marketing": "ok",
+}
 SIM_400 = {"error": {"message": "simulated 400", "type": "sim"}}
 
 
@@ -49,15 +53,24 @@ def answer_line(request: dict, fault: str, number: int) -> dict:
         response = {"status_code": 400, "request_id": f"req_{number}", "body": SIM_400}
     else:
         finish = "length" if fault == "length" else "stop"  # as SimServer answers
-        response = {"status_code": 200, "request_id": f"req_{number}",
-                    "body": completion(body, json.dumps(faulty_answer(fault, body)), finish)}
-    return {"id": f"batch_req_{number}", "custom_id": request["custom_id"],
-            "response": response, "error": None}
+        response = {
+            "status_code": 200,
+            "request_id": f"req_{number}",
+            "body": completion(body, json.dumps(faulty_answer(fault, body)), finish),
+        }
+    return {
+        "id": f"batch_req_{number}",
+        "custom_id": request["custom_id"],
+        "response": response,
+        "error": None,
+    }
 
 
 def write_results(requests: Path, path: Path, faults: dict = FAULTS) -> list[dict]:
-    lines = [answer_line(r, faults[r["custom_id"]], n)
-             for n, r in enumerate(read_lines(requests), start=1)]
+    lines = [
+        answer_line(r, faults[r["custom_id"]], n)
+        for n, r in enumerate(read_lines(requests), start=1)
+    ]
     lines.reverse()  # the Batch API does not keep the input order
     path.write_text("".join(json.dumps(x) + "\n" for x in lines), encoding="utf-8")
     return lines
@@ -68,13 +81,18 @@ def outputs(out: Path) -> dict:
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     for key in ("started", "finished"):
         manifest.pop(key)
-    return {"drafts": files, "codings": read_lines(out / "codings.jsonl"),
-            "failures": read_lines(out / "failures.jsonl"), "manifest": manifest}
+    return {
+        "drafts": files,
+        "codings": read_lines(out / "codings.jsonl"),
+        "failures": read_lines(out / "failures.jsonl"),
+        "manifest": manifest,
+    }
 
 
 def all_text(folder: Path) -> str:
-    return "".join(p.read_text(encoding="utf-8", errors="replace")
-                   for p in folder.rglob("*") if p.is_file())
+    return "".join(
+        p.read_text(encoding="utf-8", errors="replace") for p in folder.rglob("*") if p.is_file()
+    )
 
 
 # ------------------------------------------------------------------ prepare
@@ -102,9 +120,27 @@ def test_prepare_writes_one_batch_request_per_ad_equal_to_llm_request(tmp_path):
 
 def test_prepare_options_shape_the_body(tmp_path):
     out = tmp_path / "r.jsonl"
-    cli(["batch", "prepare", RAW, "--out", out, "--model", "gpt-4.1-mini", "--mode",
-         "json_schema", "--max-tokens", "900", "--temperature", "0.2", "--limit", "2",
-         "--max-ad-chars", "300"])
+    cli(
+        [
+            "batch",
+            "prepare",
+            RAW,
+            "--out",
+            out,
+            "--model",
+            "gpt-4.1-mini",
+            "--mode",
+            "json_schema",
+            "--max-tokens",
+            "900",
+            "--temperature",
+            "0.2",
+            "--limit",
+            "2",
+            "--max-ad-chars",
+            "300",
+        ]
+    )
     lines = read_lines(out)
     assert len(lines) == 2
     body = lines[0]["body"]
@@ -134,10 +170,14 @@ def test_prepare_splits_past_the_request_limit(tmp_path, monkeypatch):
 def test_request_files_split_past_the_size_limit(tmp_path):
     lines = [{"custom_id": f"ad{i}", "body": {"text": "x" * 100}} for i in range(5)]
     size = len(json.dumps(lines[0]).encode()) + 1
-    written = batch_mod.write_request_files(iter(lines), tmp_path / "r.jsonl",
-                                            max_bytes=2 * size + 5)
-    assert [(p.name, n) for p, n in written] == [("r-001.jsonl", 2), ("r-002.jsonl", 2),
-                                                 ("r-003.jsonl", 1)]
+    written = batch_mod.write_request_files(
+        iter(lines), tmp_path / "r.jsonl", max_bytes=2 * size + 5
+    )
+    assert [(p.name, n) for p, n in written] == [
+        ("r-001.jsonl", 2),
+        ("r-002.jsonl", 2),
+        ("r-003.jsonl", 1),
+    ]
     assert all(p.stat().st_size <= 2 * size + 5 for p, _ in written)
     one = batch_mod.write_request_files(iter(lines), tmp_path / "one.jsonl")
     assert [(p.name, n) for p, n in one] == [("one.jsonl", 5)]
@@ -154,14 +194,42 @@ def online_and_batch(tmp_path):
     """The same scripted answers once online (`autocode code`) and once as batch results."""
     with SimServer(script=[FAULTS[ad.id] for ad in read_ads([RAW]).ads]) as sim:
         env = {"OPENAI_BASE_URL": sim.url, "OPENAI_API_KEY": SECRET}
-        cli(["code", RAW, "--out", tmp_path / "online", "--model", "gpt-4o-mini", "--mode",
-             "tools", "--concurrency", "1", "--max-retries", "0", "--cache", tmp_path / "cache"],
-            env)
+        cli(
+            [
+                "code",
+                RAW,
+                "--out",
+                tmp_path / "online",
+                "--model",
+                "gpt-4o-mini",
+                "--mode",
+                "tools",
+                "--concurrency",
+                "1",
+                "--max-retries",
+                "0",
+                "--cache",
+                tmp_path / "cache",
+            ],
+            env,
+        )
         requests = tmp_path / "requests.jsonl"
         cli(["batch", "prepare", RAW, "--out", requests], env)
         write_results(requests, tmp_path / "results.jsonl")
-        cli(["batch", "ingest", tmp_path / "results.jsonl", "--ads", RAW, "--out",
-             tmp_path / "batch", "--requests", requests], env)
+        cli(
+            [
+                "batch",
+                "ingest",
+                tmp_path / "results.jsonl",
+                "--ads",
+                RAW,
+                "--out",
+                tmp_path / "batch",
+                "--requests",
+                requests,
+            ],
+            env,
+        )
     return tmp_path, sim
 
 
@@ -175,13 +243,30 @@ def test_bodies_agree_for_an_ad_that_looks_like_a_template(tmp_path):
     """instructor Jinja-renders messages when given a truthy context: online must not drift."""
     ads = tmp_path / "ads"
     ads.mkdir()
-    (ads / "tpl.txt").write_text("Data Engineer\n\nSalary: {{ salary }} per month, "
-                                 "{% if senior %}lead the team{% endif %}.\n"
-                                 "Build reliable pipelines for our analytics platform.\n")
+    (ads / "tpl.txt").write_text(
+        "Data Engineer\n\nSalary: {{ salary }} per month, "
+        "{% if senior %}lead the team{% endif %}.\n"
+        "Build reliable pipelines for our analytics platform.\n"
+    )
     with SimServer() as sim:
         env = {"OPENAI_BASE_URL": sim.url, "OPENAI_API_KEY": SECRET}
-        cli(["code", ads, "--out", tmp_path / "online", "--model", "gpt-4o-mini", "--mode",
-             "tools", "--max-retries", "0", "--cache", tmp_path / "cache"], env)
+        cli(
+            [
+                "code",
+                ads,
+                "--out",
+                tmp_path / "online",
+                "--model",
+                "gpt-4o-mini",
+                "--mode",
+                "tools",
+                "--max-retries",
+                "0",
+                "--cache",
+                tmp_path / "cache",
+            ],
+            env,
+        )
         cli(["batch", "prepare", ads, "--out", tmp_path / "r.jsonl"], env)
     body = read_lines(tmp_path / "r.jsonl")[0]["body"]
     assert "{{ salary }}" in body["messages"][-1]["content"]
@@ -211,11 +296,18 @@ def test_ingest_drops_ungrounded_quotes_and_records_error_lines(online_and_batch
     kept = records["102_groenhaven_forecast"]["quotes"]
     assert kept and all(q["text"] != dropped[0]["text"] for q in kept)
     assert "perpetual motion" in (out / "102_groenhaven_forecast.md").read_text()
-    assert all(r["attempts"] == 1 and not r["ungrounded"] for ad, r in records.items()
-               if FAULTS[ad] == "ok")
+    assert all(
+        r["attempts"] == 1 and not r["ungrounded"]
+        for ad, r in records.items()
+        if FAULTS[ad] == "ok"
+    )
     assert read_lines(out / "failures.jsonl") == [
-        {"ad_id": "103_kwikstaart_backend", "source": str(RAW / "103_kwikstaart_backend.txt"),
-         "reason": "HTTP 400: simulated 400"}]
+        {
+            "ad_id": "103_kwikstaart_backend",
+            "source": str(RAW / "103_kwikstaart_backend.txt"),
+            "reason": "HTTP 400: simulated 400",
+        }
+    ]
     assert SECRET not in all_text(out)
 
 
@@ -225,8 +317,19 @@ def test_prepare_coded_leaves_out_what_ingest_coded(online_and_batch):
     cli(["batch", "prepare", RAW, "--out", rest, "--coded", tmp_path / "batch"])
     assert [line["custom_id"] for line in read_lines(rest)] == ["103_kwikstaart_backend"]
     other_model = tmp_path / "other.jsonl"
-    cli(["batch", "prepare", RAW, "--out", other_model, "--coded", tmp_path / "batch",
-         "--model", "gpt-4o"])
+    cli(
+        [
+            "batch",
+            "prepare",
+            RAW,
+            "--out",
+            other_model,
+            "--coded",
+            tmp_path / "batch",
+            "--model",
+            "gpt-4o",
+        ]
+    )
     assert len(read_lines(other_model)) == 5  # coded by another model: not done for this one
 
 
@@ -236,35 +339,62 @@ def test_ingest_again_keeps_what_is_coded_and_codes_new_results(online_and_batch
     rest = tmp_path / "rest.jsonl"
     cli(["batch", "prepare", RAW, "--out", rest, "--coded", tmp_path / "batch"])
     write_results(rest, tmp_path / "results2.jsonl", {"103_kwikstaart_backend": "ok"})
-    result = cli(["batch", "ingest", tmp_path / "results2.jsonl", "--ads", RAW, "--out",
-                  tmp_path / "batch"])
+    result = cli(
+        ["batch", "ingest", tmp_path / "results2.jsonl", "--ads", RAW, "--out", tmp_path / "batch"]
+    )
     after = outputs(tmp_path / "batch")
     assert [r["ad_id"] for r in after["codings"]] == list(FAULTS)  # input order
     assert after["failures"] == []
     assert after["manifest"]["counts"]["already_done"] == 4
-    assert {r["ad_id"]: r for r in after["codings"]}["101_lumenpath_genai"] == \
-        before["codings"][0]
+    assert {r["ad_id"]: r for r in after["codings"]}["101_lumenpath_genai"] == before["codings"][0]
     assert "batch ingest" in result.stderr
 
 
 # ------------------------------------------------------------------ results parsing, --reask
 
 
-@pytest.mark.parametrize("line, expected", [
-    ({"custom_id": "a", "response": {"status_code": 200, "body": {"id": "x"}}, "error": None},
-     batch_mod.Result("a", completion={"id": "x"})),
-    ({"custom_id": "a", "response": {"status_code": 429, "body": {"error": {"message": "slow"}}},
-      "error": None}, batch_mod.Result("a", reason="HTTP 429: slow")),
-    ({"custom_id": "a", "response": None, "error": {"code": "batch_expired", "message": "late"}},
-     batch_mod.Result("a", reason="batch error (batch_expired): late")),
-], ids=["answer", "http-error", "error-object"])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            {
+                "custom_id": "a",
+                "response": {"status_code": 200, "body": {"id": "x"}},
+                "error": None,
+            },
+            batch_mod.Result("a", completion={"id": "x"}),
+        ),
+        (
+            {
+                "custom_id": "a",
+                "response": {"status_code": 429, "body": {"error": {"message": "slow"}}},
+                "error": None,
+            },
+            batch_mod.Result("a", reason="HTTP 429: slow"),
+        ),
+        (
+            {
+                "custom_id": "a",
+                "response": None,
+                "error": {"code": "batch_expired", "message": "late"},
+            },
+            batch_mod.Result("a", reason="batch error (batch_expired): late"),
+        ),
+    ],
+    ids=["answer", "http-error", "error-object"],
+)
 def test_parse_result(line, expected):
     assert batch_mod.parse_result(line) == expected
 
 
-@pytest.mark.parametrize("line", [{"response": {"status_code": 200, "body": {}}},
-                                  {"custom_id": "a", "response": None, "error": None}],
-                         ids=["no-custom-id", "neither"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"response": {"status_code": 200, "body": {}}},
+        {"custom_id": "a", "response": None, "error": None},
+    ],
+    ids=["no-custom-id", "neither"],
+)
 def test_parse_result_refuses_other_lines(line):
     with pytest.raises(ValueError):
         batch_mod.parse_result(line)
@@ -273,27 +403,51 @@ def test_parse_result_refuses_other_lines(line):
 def test_ingest_reports_bad_lines_missing_ads_and_prefers_answers(tmp_path):
     requests = tmp_path / "requests.jsonl"
     cli(["batch", "prepare", RAW, "--out", requests])
-    lines = write_results(requests, tmp_path / "results.jsonl",
-                          {ad: "ok" for ad in FAULTS})
+    lines = write_results(requests, tmp_path / "results.jsonl", {ad: "ok" for ad in FAULTS})
     by_id = {line["custom_id"]: line for line in lines}
-    expired = {"id": "e1", "custom_id": "101_lumenpath_genai", "response": None,
-               "error": {"code": "batch_expired", "message": "too late"}}
+    expired = {
+        "id": "e1",
+        "custom_id": "101_lumenpath_genai",
+        "response": None,
+        "error": {"code": "batch_expired", "message": "too late"},
+    }
     errors = tmp_path / "errors.jsonl"
-    errors.write_text("\n".join([
-        json.dumps(expired),  # an answer for the same ad in results.jsonl wins
-        json.dumps({**expired, "custom_id": "104_harborline_datascience"}),
-        "{not json", json.dumps({**expired, "custom_id": "999_unknown"})]) + "\n")
-    kept = [by_id[a] for a in ("101_lumenpath_genai", "102_groenhaven_forecast",
-                               "103_kwikstaart_backend")]
+    errors.write_text(
+        "\n".join(
+            [
+                json.dumps(expired),  # an answer for the same ad in results.jsonl wins
+                json.dumps({**expired, "custom_id": "104_harborline_datascience"}),
+                "{not json",
+                json.dumps({**expired, "custom_id": "999_unknown"}),
+            ]
+        )
+        + "\n"
+    )
+    kept = [
+        by_id[a]
+        for a in ("101_lumenpath_genai", "102_groenhaven_forecast", "103_kwikstaart_backend")
+    ]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(x) + "\n" for x in kept))
-    result = cli(["batch", "ingest", tmp_path / "results.jsonl", errors, "--ads", RAW,
-                  "--out", tmp_path / "out"])
+    result = cli(
+        [
+            "batch",
+            "ingest",
+            tmp_path / "results.jsonl",
+            errors,
+            "--ads",
+            RAW,
+            "--out",
+            tmp_path / "out",
+        ]
+    )
     assert "errors.jsonl:3: not a Batch API result line" in result.stderr
     assert "1 result(s) for ads not in the input" in result.stderr
     failures = {f["ad_id"]: f["reason"] for f in read_lines(tmp_path / "out/failures.jsonl")}
-    assert failures == {"104_harborline_datascience": "batch error (batch_expired): too late",
-                        "105_copperleaf_marketing": "no result for this ad in "
-                        f"{tmp_path / 'results.jsonl'}, {errors}"}
+    assert failures == {
+        "104_harborline_datascience": "batch error (batch_expired): too late",
+        "105_copperleaf_marketing": "no result for this ad in "
+        f"{tmp_path / 'results.jsonl'}, {errors}",
+    }
     assert len(read_lines(tmp_path / "out/codings.jsonl")) == 3
 
 
@@ -301,8 +455,22 @@ def test_ingest_requests_check_refuses_other_options(tmp_path):
     requests = tmp_path / "requests.jsonl"
     cli(["batch", "prepare", RAW, "--out", requests])
     write_results(requests, tmp_path / "results.jsonl", {ad: "ok" for ad in FAULTS})
-    result = cli(["batch", "ingest", tmp_path / "results.jsonl", "--ads", RAW, "--out",
-                  tmp_path / "out", "--requests", requests, "--max-ad-chars", "200"], code=2)
+    result = cli(
+        [
+            "batch",
+            "ingest",
+            tmp_path / "results.jsonl",
+            "--ads",
+            RAW,
+            "--out",
+            tmp_path / "out",
+            "--requests",
+            requests,
+            "--max-ad-chars",
+            "200",
+        ],
+        code=2,
+    )
     assert "differ from what ingest would send" in result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -310,8 +478,11 @@ def test_ingest_requests_check_refuses_other_options(tmp_path):
 def test_ingest_answer_that_fails_validation_is_a_failure(tmp_path):
     requests = tmp_path / "requests.jsonl"
     cli(["batch", "prepare", RAW, "--out", requests])
-    faults = {**{ad: "ok" for ad in FAULTS}, "101_lumenpath_genai": "bad-profile",
-              "104_harborline_datascience": "length"}
+    faults = {
+        **{ad: "ok" for ad in FAULTS},
+        "101_lumenpath_genai": "bad-profile",
+        "104_harborline_datascience": "length",
+    }
     write_results(requests, tmp_path / "results.jsonl", faults)
     cli(["batch", "ingest", tmp_path / "results.jsonl", "--ads", RAW, "--out", tmp_path / "o"])
     failures = {f["ad_id"]: f["reason"] for f in read_lines(tmp_path / "o/failures.jsonl")}
@@ -323,22 +494,42 @@ def test_ingest_answer_that_fails_validation_is_a_failure(tmp_path):
 def test_reask_codes_ads_with_dropped_quotes_once_more_online(tmp_path):
     requests = tmp_path / "requests.jsonl"
     cli(["batch", "prepare", RAW, "--out", requests])
-    faults = {**{ad: "ok" for ad in FAULTS}, "102_groenhaven_forecast": "ungrounded",
-              "105_copperleaf_marketing": "ungrounded"}
+    faults = {
+        **{ad: "ok" for ad in FAULTS},
+        "102_groenhaven_forecast": "ungrounded",
+        "105_copperleaf_marketing": "ungrounded",
+    }
     lines = write_results(requests, tmp_path / "results.jsonl", faults)
     batch_usage = {line["custom_id"]: line["response"]["body"]["usage"] for line in lines}
     with SimServer(script=["ok", "400"]) as sim:  # 102 is answered, 105 fails online
         env = {"OPENAI_BASE_URL": sim.url, "OPENAI_API_KEY": SECRET}
-        cli(["batch", "ingest", tmp_path / "results.jsonl", "--ads", RAW, "--out",
-             tmp_path / "out", "--reask", "--concurrency", "1", "--cache", tmp_path / "c"], env)
+        cli(
+            [
+                "batch",
+                "ingest",
+                tmp_path / "results.jsonl",
+                "--ads",
+                RAW,
+                "--out",
+                tmp_path / "out",
+                "--reask",
+                "--concurrency",
+                "1",
+                "--cache",
+                tmp_path / "c",
+            ],
+            env,
+        )
     bodies = {line["custom_id"]: line["body"] for line in read_lines(requests)}
     assert sim.requests == [bodies["102_groenhaven_forecast"], bodies["105_copperleaf_marketing"]]
     records = {r["ad_id"]: r for r in read_lines(tmp_path / "out/codings.jsonl")}
     again = records["102_groenhaven_forecast"]
     assert again["ungrounded"] == [] and again["attempts"] == 2
     assert again["reask"]["batch_ungrounded"][0]["text"].startswith("Invent a perpetual")
-    assert again["usage"]["prompt_tokens"] == 2 * batch_usage["102_groenhaven_forecast"][
-        "prompt_tokens"]
+    assert (
+        again["usage"]["prompt_tokens"]
+        == 2 * batch_usage["102_groenhaven_forecast"]["prompt_tokens"]
+    )
     kept = records["105_copperleaf_marketing"]
     assert kept["ungrounded"] and "reask" not in kept
     assert any("re-asked online" in w and "HTTP 400" in w for w in kept["warnings"])
@@ -352,8 +543,19 @@ def test_reask_needs_a_backend(tmp_path):
     requests = tmp_path / "requests.jsonl"
     cli(["batch", "prepare", RAW, "--out", requests, "--limit", "1"])
     write_results(requests, tmp_path / "results.jsonl", {ad: "ok" for ad in FAULTS})
-    result = cli(["batch", "ingest", tmp_path / "results.jsonl", "--ads", RAW, "--out",
-                  tmp_path / "out", "--reask"], code=2)
+    result = cli(
+        [
+            "batch",
+            "ingest",
+            tmp_path / "results.jsonl",
+            "--ads",
+            RAW,
+            "--out",
+            tmp_path / "out",
+            "--reask",
+        ],
+        code=2,
+    )
     assert "OPENAI_API_KEY" in result.stderr
 
 
@@ -387,8 +589,10 @@ def test_submit_status_fetch_ingest_happy_path(api, tmp_path):
     auth = [{k.lower(): v for k, v in h.items()}.get("authorization") for h in server.headers]
     assert auth and all(a == f"Bearer {SECRET}" for a in auth)
     status = cli(["batch", "status", batch_id], env)
-    assert status.stdout.splitlines()[:2] == [f"{batch_id}: completed",
-                                              "requests: 5 total, 5 completed, 0 failed"]
+    assert status.stdout.splitlines()[:2] == [
+        f"{batch_id}: completed",
+        "requests: 5 total, 5 completed, 0 failed",
+    ]
     results = tmp_path / "results.jsonl"
     fetched = cli(["batch", "fetch", batch_id, "--out", results], env)
     assert "wrote 5 answer(s) and 0 error line(s)" in fetched.stderr
@@ -443,7 +647,8 @@ def test_expired_batch_yields_its_finished_requests(api, tmp_path):
     rest = tmp_path / "rest.jsonl"
     cli(["batch", "prepare", RAW, "--out", rest, "--coded", out], env)
     assert sorted(line["custom_id"] for line in read_lines(rest)) == sorted(
-        f["ad_id"] for f in failures)
+        f["ad_id"] for f in failures
+    )
 
 
 def test_api_errors_are_clear_and_keyless(api):

@@ -19,8 +19,13 @@ SAMPLE_ADS = read_ads([REPO / "raw"]).ads
 
 def make_llm(*steps, cache=None, max_retries=2, key="sk-no-key", mode="json_schema"):
     fake = ScriptedCreate(*steps)
-    llm = LLM(backend(mode, key), create=fake, cache=DiskCache(cache), max_retries=max_retries,
-              backoff=0.001)
+    llm = LLM(
+        backend(mode, key),
+        create=fake,
+        cache=DiskCache(cache),
+        max_retries=max_retries,
+        backoff=0.001,
+    )
     return llm, fake
 
 
@@ -42,7 +47,7 @@ def test_ungrounded_quote_is_reasked_then_coded(codebook, tmp_path, mode):
     outcome = code(ad, codebook, llm, tmp_path)
     assert outcome.record is not None
     assert len(fake.calls) == 2
-    reask = json.dumps(fake.calls[1]["messages"][len(fake.calls[0]["messages"]):])
+    reask = json.dumps(fake.calls[1]["messages"][len(fake.calls[0]["messages"]) :])
     assert "perpetual motion machine" in reask and "not verbatim" in reask
     assert outcome.record.to_json()["ungrounded"] == []
     assert outcome.record.to_json()["attempts"] == 2
@@ -62,8 +67,13 @@ def test_quote_still_ungrounded_after_retries_is_dropped_and_listed(codebook, tm
 
 @pytest.mark.parametrize(
     "error",
-    [status_error(429, "Rate limit", {"retry-after": "0"}), status_error(429, "Rate limit"),
-     status_error(500), status_error(503), timeout_error()],
+    [
+        status_error(429, "Rate limit", {"retry-after": "0"}),
+        status_error(429, "Rate limit"),
+        status_error(500),
+        status_error(503),
+        timeout_error(),
+    ],
     ids=["429-retry-after", "429", "500", "503", "timeout"],
 )
 def test_transient_error_is_retried(codebook, tmp_path, error):

@@ -42,8 +42,17 @@ def test_default_codebook_loads(codebook):
         "Overarching Professional Skills",
     ]
     assert codebook.ids_of_kind("quotes") == [
-        "1.A.1", "1.A.2", "1.B.1", "1.B.2", "1.B.3", "1.C.1",
-        "3.1", "3.2", "3.3", "3.4", "3.5",
+        "1.A.1",
+        "1.A.2",
+        "1.B.1",
+        "1.B.2",
+        "1.B.3",
+        "1.C.1",
+        "3.1",
+        "3.2",
+        "3.3",
+        "3.4",
+        "3.5",
     ]
     assert codebook.ids_of_kind("tools") == [f"2.{i}" for i in range(1, 10)]
     assert codebook.categories["1.A.2"].name == "Operations & MLOps (LLMOps)"
@@ -152,60 +161,76 @@ MALFORMED = [
         TINY.replace("id: T2", "id: T1"), ["duplicate category id", "'T1'"], id="duplicate-id"
     ),
     pytest.param(
-        TINY.replace("id: X1", "id: T2"), ["duplicate category id", "'T2'"],
+        TINY.replace("id: X1", "id: T2"),
+        ["duplicate category id", "'T2'"],
         id="duplicate-id-across-parts",
     ),
     pytest.param(
         TINY.replace("name: Tiny study", "name: Tiny study\n" + EXTRA_CATEGORY.rstrip()),
-        ["categories", "unknown field"], id="category-outside-any-part",
+        ["categories", "unknown field"],
+        id="category-outside-any-part",
     ),
     pytest.param(
-        TINY.replace("      - title: Everything\n", "      - title: Everything\n"
-                     "        kind: tools\n"),
-        ["parts[1].groups[0].kind", "unknown field"], id="unknown-key-in-group",
+        TINY.replace(
+            "      - title: Everything\n", "      - title: Everything\n        kind: tools\n"
+        ),
+        ["parts[1].groups[0].kind", "unknown field"],
+        id="unknown-key-in-group",
     ),
     pytest.param(
         re.sub(r"profiles:\n(    .*\n|  - .*\n)+", "profiles: []\n", TINY),
-        ["profiles", "at least 1"], id="empty-profile-list",
+        ["profiles", "at least 1"],
+        id="empty-profile-list",
     ),
     pytest.param(
         _lines_without(TINY, "profiles:", "Alpha", "first profile", "in doubt"),
-        ["profiles", "missing field"], id="no-profiles-key",
+        ["profiles", "missing field"],
+        id="no-profiles-key",
     ),
     pytest.param(
         TINY.replace("definition: The first profile.", "definition: The first: profile."),
-        [":5:", "YAML syntax error", "mapping values"], id="yaml-syntax-error",
+        [":5:", "YAML syntax error", "mapping values"],
+        id="yaml-syntax-error",
     ),
     pytest.param(
         TINY.replace("examples: [do two]", "examples: [do two"),
-        [":24:", "YAML syntax error"], id="yaml-unclosed-bracket",  # where PyYAML notices
+        [":24:", "YAML syntax error"],
+        id="yaml-unclosed-bracket",  # where PyYAML notices
     ),
     pytest.param(
-        TINY.replace("version: \"1\"", "version: \"1\x07\""),
-        [":2:", "YAML"], id="yaml-control-character",
+        TINY.replace('version: "1"', 'version: "1\x07"'),
+        [":2:", "YAML"],
+        id="yaml-control-character",
     ),
     pytest.param(
         _lines_without(TINY, "Doing the second thing."),
-        ["parts[0].categories[1].definition", "missing field"], id="category-without-definition",
+        ["parts[0].categories[1].definition", "missing field"],
+        id="category-without-definition",
     ),
     pytest.param(
-        _lines_without(TINY, "rule:"), ["profiles[0].rule", "missing field"],
+        _lines_without(TINY, "rule:"),
+        ["profiles[0].rule", "missing field"],
         id="profile-without-rule",
     ),
     pytest.param(
         TINY.replace("examples: [do one]", "examples: []"),
-        ["parts[0].categories[0].examples", "at least 1"], id="category-without-examples",
+        ["parts[0].categories[0].examples", "at least 1"],
+        id="category-without-examples",
     ),
     pytest.param(
-        TINY.replace("kind: tools", "kind: names"), ["parts[1].kind", "'quotes'"],
+        TINY.replace("kind: tools", "kind: names"),
+        ["parts[1].kind", "'quotes'"],
         id="unknown-part-kind",
     ),
     pytest.param(
-        TINY.replace("id: T1", "id: T 1"), ["parts[0].categories[0].id"],
+        TINY.replace("id: T1", "id: T 1"),
+        ["parts[0].categories[0].id"],
         id="id-with-space",
     ),
     pytest.param(
-        TINY.replace('id: "2"', "id: 2"), ["parts[1].id", "string"], id="unquoted-numeric-id",
+        TINY.replace('id: "2"', "id: 2"),
+        ["parts[1].id", "string"],
+        id="unquoted-numeric-id",
     ),
     pytest.param("- just\n- a list\n", ["mapping"], id="not-a-mapping"),
     pytest.param("", ["mapping"], id="empty-file"),
@@ -259,8 +284,10 @@ def some_gold(tmp_path) -> Path:
     "text",
     [
         pytest.param(TINY.replace("id: T2", "id: T1"), id="duplicate-id"),
-        pytest.param(TINY.replace("definition: The first profile.", "definition: a: b"),
-                     id="yaml-syntax-error"),
+        pytest.param(
+            TINY.replace("definition: The first profile.", "definition: a: b"),
+            id="yaml-syntax-error",
+        ),
         pytest.param(_lines_without(TINY, "Doing the second thing."), id="missing-field"),
     ],
 )
@@ -282,7 +309,10 @@ def test_cli_bad_codebook_in_a_real_process(bad_codebook, some_gold):
     cmd = [str(exe)] if exe.exists() else fallback
     proc = subprocess.run(
         [*cmd, "parse", "--codebook", str(bad_codebook), str(some_gold)],
-        capture_output=True, text=True, timeout=120, cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
     )
     assert proc.returncode == 2, proc.stderr
     assert proc.stdout == ""

@@ -50,8 +50,16 @@ def run(*args: str):
 
 def test_cli_writes_json_and_markdown(pred_dir, tmp_path):
     out_json, out_md = tmp_path / "r.json", tmp_path / "r.md"
-    result = run("--pred", str(pred_dir), "--ads", str(REPO / "raw"),
-                 "--json", str(out_json), "--markdown", str(out_md))
+    result = run(
+        "--pred",
+        str(pred_dir),
+        "--ads",
+        str(REPO / "raw"),
+        "--json",
+        str(out_json),
+        "--markdown",
+        str(out_md),
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout.lstrip().startswith("Headline")
     assert "769_klm" in result.stderr  # no raw text for it: says so, uses tokens

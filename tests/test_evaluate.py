@@ -62,8 +62,20 @@ def defined_numbers(node, path=""):
     """Every ratio in the report that should be 1.0 when gold meets itself."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key in ("precision", "recall", "f1", "kappa", "accuracy", "agreement",
-                       "macro_kappa", "alpha") and value is not None:
+            if (
+                key
+                in (
+                    "precision",
+                    "recall",
+                    "f1",
+                    "kappa",
+                    "accuracy",
+                    "agreement",
+                    "macro_kappa",
+                    "alpha",
+                )
+                and value is not None
+            ):
                 yield f"{path}.{key}", value
             else:
                 yield from defined_numbers(value, f"{path}.{key}")
@@ -77,12 +89,21 @@ def test_gold_against_itself_is_perfect(source, with_ads):
     report = evaluate(gold, gold, BOOK, load_texts(base / "raw") if with_ads else None)
     numbers = dict(defined_numbers(report))
     assert numbers and all(v == pytest.approx(1.0) for v in numbers.values()), numbers
-    for key in ("profile.kappa", "quotes.strict.f1", "quotes.partial.f1",
-                "presence.macro_kappa", "presence.alpha", "tools.name.f1"):
+    for key in (
+        "profile.kappa",
+        "quotes.strict.f1",
+        "quotes.partial.f1",
+        "presence.macro_kappa",
+        "presence.alpha",
+        "tools.name.f1",
+    ):
         assert f".{key}" in numbers  # the headline is defined, not skipped
     assert report["ads"]["gold_only"] == report["ads"]["pred_only"] == []
-    assert all(not a[k] for a in report["per_ad"]
-               for k in ("missed", "spurious", "missed_tools", "spurious_tools"))
+    assert all(
+        not a[k]
+        for a in report["per_ad"]
+        for k in ("missed", "spurious", "missed_tools", "spurious_tools")
+    )
 
 
 # ------------------------------------------------------ agreement statistics
@@ -119,8 +140,11 @@ category_sets = st.frozensets(st.sampled_from(sorted(BOOK.categories)), max_size
 
 def coded(ad_id: str, cats) -> Coding:
     kind = {c: BOOK.part_of[c].kind for c in cats}
-    return coding(ad_id, quotes=[(c, "a passage") for c in cats if kind[c] == "quotes"],
-                  tools=[(c, "a tool") for c in cats if kind[c] == "tools"])
+    return coding(
+        ad_id,
+        quotes=[(c, "a passage") for c in cats if kind[c] == "quotes"],
+        tools=[(c, "a tool") for c in cats if kind[c] == "tools"],
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -145,8 +169,13 @@ def test_presence_agrees_with_reference_packages(ads):
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(BOOK.profile_names[:3]),
-                          st.sampled_from(BOOK.profile_names[:3])), min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(BOOK.profile_names[:3]), st.sampled_from(BOOK.profile_names[:3])),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_profile_kappa_and_confusion(pairs):
     gold = [coding(f"ad{i}", profile=g) for i, (g, _) in enumerate(pairs)]
     pred = [coding(f"ad{i}", profile=p) for i, (_, p) in enumerate(pairs)]
@@ -198,10 +227,20 @@ AD = "We build Python services and REST APIs. Use Python. Use Python daily."
     "gold, pred, ad_text, strict, partial",
     [
         ([("1.A.1", X)], [("1.A.1", X)], None, (1, 0, 0), (1, 0, 0)),
-        ([("1.A.1", "Build the “REST” APIs.")], [("1.A.1", '...build the "rest"  APIs')], None,
-         (1, 0, 0), (1, 0, 0)),
-        ([("1.A.2", "Coach juniors"), ("3.1", "Coach juniors")], [("1.A.2", "Coach juniors")],
-         None, (1, 0, 1), (1, 0, 1)),
+        (
+            [("1.A.1", "Build the “REST” APIs.")],
+            [("1.A.1", '...build the "rest"  APIs')],
+            None,
+            (1, 0, 0),
+            (1, 0, 0),
+        ),
+        (
+            [("1.A.2", "Coach juniors"), ("3.1", "Coach juniors")],
+            [("1.A.2", "Coach juniors")],
+            None,
+            (1, 0, 1),
+            (1, 0, 1),
+        ),
         ([("1.A.1", X)], [("1.B.1", X)], None, (0, 1, 1), (0, 1, 1)),
         ([("1.A.1", X), ("1.A.1", X)], [("1.A.1", X)], None, (1, 0, 1), (1, 0, 1)),
         ([("1.A.1", X)], [("1.A.1", X)] * 3, None, (1, 2, 0), (1, 2, 0)),
@@ -209,35 +248,78 @@ AD = "We build Python services and REST APIs. Use Python. Use Python daily."
         ([("1.A.1", X), ("3.1", Y)], [], None, (0, 0, 2), (0, 0, 2)),
         ([], [("1.A.1", X)], None, (0, 1, 0), (0, 1, 0)),
         ([("1.A.1", X)], [("1.A.1", "Python services")], None, (0, 1, 1), (1, 0, 0)),
-        ([("1.A.1", "alpha beta gamma delta")], [("1.A.1", "gamma delta epsilon zeta")], None,
-         (0, 1, 1), (1, 0, 0)),
-        ([("1.A.1", "alpha beta gamma delta")], [("1.A.1", "delta epsilon zeta eta")], None,
-         (0, 1, 1), (0, 1, 1)),
-        ([("1.A.1", "the team and the product")], [("1.A.1", "and the team product the")], None,
-         (0, 1, 1), (0, 1, 1)),
-        ([("1.A.1", "alpha beta gamma delta"), ("1.A.1", "gamma delta epsilon zeta")],
-         [("1.A.1", "gamma delta epsilon zeta eta"), ("1.A.1", "epsilon zeta eta theta")], None,
-         (0, 2, 2), (2, 0, 0)),
-        ([("1.A.1", "alpha beta gamma"), ("1.A.1", "beta gamma delta")], [("1.A.1", "beta gamma")],
-         None, (0, 1, 2), (1, 0, 1)),
-        ([("1.A.1", X)], [("1.A.1", "Python services and REST APIs. Use")], AD,
-         (0, 1, 1), (1, 0, 0)),
+        (
+            [("1.A.1", "alpha beta gamma delta")],
+            [("1.A.1", "gamma delta epsilon zeta")],
+            None,
+            (0, 1, 1),
+            (1, 0, 0),
+        ),
+        (
+            [("1.A.1", "alpha beta gamma delta")],
+            [("1.A.1", "delta epsilon zeta eta")],
+            None,
+            (0, 1, 1),
+            (0, 1, 1),
+        ),
+        (
+            [("1.A.1", "the team and the product")],
+            [("1.A.1", "and the team product the")],
+            None,
+            (0, 1, 1),
+            (0, 1, 1),
+        ),
+        (
+            [("1.A.1", "alpha beta gamma delta"), ("1.A.1", "gamma delta epsilon zeta")],
+            [("1.A.1", "gamma delta epsilon zeta eta"), ("1.A.1", "epsilon zeta eta theta")],
+            None,
+            (0, 2, 2),
+            (2, 0, 0),
+        ),
+        (
+            [("1.A.1", "alpha beta gamma"), ("1.A.1", "beta gamma delta")],
+            [("1.A.1", "beta gamma")],
+            None,
+            (0, 1, 2),
+            (1, 0, 1),
+        ),
+        (
+            [("1.A.1", X)],
+            [("1.A.1", "Python services and REST APIs. Use")],
+            AD,
+            (0, 1, 1),
+            (1, 0, 0),
+        ),
         ([("1.A.1", "Use Python daily")], [("1.A.1", "Use Python.")], None, (0, 1, 1), (1, 0, 0)),
         ([("1.A.1", "Use Python daily")], [("1.A.1", "Use Python.")], AD, (0, 1, 1), (0, 1, 1)),
         ([("1.A.1", "not in the ad at all")], [("1.A.1", "in the ad")], AD, (0, 1, 1), (1, 0, 0)),
     ],
     ids=[
-        "identical", "normalised-equal", "passage-under-two-categories-one-missing",
-        "wrong-category", "duplicate-gold", "duplicate-pred", "both-empty", "pred-empty",
-        "gold-empty", "fragment", "tokens-overlap-exactly-half", "tokens-overlap-below-half",
-        "shared-words-out-of-order", "one-to-one-beats-greedy", "one-pred-two-gold",
-        "chars-overlap", "tokens-without-ad-text", "chars-other-occurrence",
+        "identical",
+        "normalised-equal",
+        "passage-under-two-categories-one-missing",
+        "wrong-category",
+        "duplicate-gold",
+        "duplicate-pred",
+        "both-empty",
+        "pred-empty",
+        "gold-empty",
+        "fragment",
+        "tokens-overlap-exactly-half",
+        "tokens-overlap-below-half",
+        "shared-words-out-of-order",
+        "one-to-one-beats-greedy",
+        "one-pred-two-gold",
+        "chars-overlap",
+        "tokens-without-ad-text",
+        "chars-other-occurrence",
         "not-in-ad-falls-back-to-tokens",
     ],
 )
 def test_quote_matching(gold, pred, ad_text, strict, partial):
-    report = evaluate([coding(quotes=gold)], [coding(quotes=pred)], BOOK,
-                      {"ad": ad_text} if ad_text else None)
+    report = evaluate(
+        [coding(quotes=gold)], [coding(quotes=pred)], BOOK, {"ad": ad_text} if ad_text else None
+    )
     assert counts(report["quotes"]["strict"]) == strict
     assert counts(report["quotes"]["partial"]) == partial
 
@@ -284,8 +366,17 @@ def test_match_ad_gives_the_review_its_lists():
         ([], [], (0, 0, 0), (0, 0, 0)),
         ([("2.2", "Azure")], [], (0, 0, 1), (0, 0, 1)),
     ],
-    ids=["case", "parenthetical", "punctuation", "c-family-stays-apart", "wrong-category",
-         "one-name-two-categories", "duplicate-pred", "both-empty", "pred-empty"],
+    ids=[
+        "case",
+        "parenthetical",
+        "punctuation",
+        "c-family-stays-apart",
+        "wrong-category",
+        "one-name-two-categories",
+        "duplicate-pred",
+        "both-empty",
+        "pred-empty",
+    ],
 )
 def test_tool_matching(gold, pred, name, pair):
     tools = evaluate([coding(tools=gold)], [coding(tools=pred)], BOOK)["tools"]
@@ -308,8 +399,12 @@ def test_unpaired_ads_are_listed_not_scored():
 
 def test_empty_codings_leave_everything_undefined():
     report = evaluate([coding()], [coding()], BOOK)
-    assert report["profile"] == {"n": 0, "accuracy": None, "kappa": None,
-                                 "confusion": report["profile"]["confusion"]}
+    assert report["profile"] == {
+        "n": 0,
+        "accuracy": None,
+        "kappa": None,
+        "confusion": report["profile"]["confusion"],
+    }
     assert all(v["kappa"] is None for v in report["presence"]["per_category"].values())
     assert report["presence"]["macro_kappa"] is None and report["presence"]["alpha"] is None
     assert report["quotes"]["strict"] == prf(0, 0, 0)
@@ -322,7 +417,12 @@ def test_presence_counts_tool_categories_and_skips_undefined_in_the_mean():
     presence = evaluate(gold, pred, BOOK)["presence"]
     tool_cat = presence["per_category"]["2.1"]
     assert {k: tool_cat[k] for k in ("n", "gold", "pred", "agreement", "kappa")} == {
-        "n": 2, "gold": 1, "pred": 2, "agreement": 0.5, "kappa": 0.0}
+        "n": 2,
+        "gold": 1,
+        "pred": 2,
+        "agreement": 0.5,
+        "kappa": 0.0,
+    }
     assert presence["per_category"]["3.1"]["kappa"] == 0.0
     assert presence["per_category"]["1.A.1"]["kappa"] is None
     assert presence["macro_kappa"] == 0.0
@@ -331,8 +431,10 @@ def test_presence_counts_tool_categories_and_skips_undefined_in_the_mean():
 # ----------------------------------------------------- perturbed dev gold
 
 MOVED = "Guide our upcoming transition to the cloud"
-DROPPED = ["Implement security concerns related to ML systems",
-           "Responsible for batch, real-time and GenAI model deployments"]
+DROPPED = [
+    "Implement security concerns related to ML systems",
+    "Responsible for batch, real-time and GenAI model deployments",
+]
 LONG = "Integrate ML models into deployable Python applications and microservices"
 
 
@@ -376,8 +478,11 @@ def test_perturbed_dev_gold_gives_expected_counts(with_ads):
     assert counts(report["tools"]["name"]) == (26, 0, 1)
     assert counts(report["tools"]["name_and_category"]) == (25, 1, 2)
     presence = report["presence"]
-    changed = {c: (v["gold"], v["pred"]) for c, v in presence["per_category"].items()
-               if v["gold"] != v["pred"]}
+    changed = {
+        c: (v["gold"], v["pred"])
+        for c, v in presence["per_category"].items()
+        if v["gold"] != v["pred"]
+    }
     assert changed == {"1.B.2": (1, 2), "2.7": (1, 2)}
     assert presence["per_category"]["1.B.2"]["kappa"] == pytest.approx(4 / 7)
     assert presence["macro_kappa"] == pytest.approx((16 + 2 * 4 / 7) / 18)

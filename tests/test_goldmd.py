@@ -63,13 +63,59 @@ def test_project_gold_has_the_klm_example_and_samples():
 # ------------------------------------------------------------- property test
 
 DUTCH = [
-    "Je ontwikkelt modellen", "vraagvoorspelling", "één", "ruïne", "coördinatie", "ĳsberg",
-    "dé guru in dit vakgebied", "t.a.v.", "Heel veel leergierigheid!", "mede-Incentronauten",
+    "Je ontwikkelt modellen",
+    "vraagvoorspelling",
+    "één",
+    "ruïne",
+    "coördinatie",
+    "ĳsberg",
+    "dé guru in dit vakgebied",
+    "t.a.v.",
+    "Heel veel leergierigheid!",
+    "mede-Incentronauten",
 ]
 AWKWARD = [
-    '"', '" (', '"" ', "(", ")", " (", ") ", "()", "“", "”", "„", "‘", "’", "'", "…", "...",
-    "—", "–", "*", "**", "_", "#", "##", ":", "-", "- ", "<!--", "-->", "`", "\\", "/", "&",
-    "%", "24/7", "e.g.", "😀", "中文", "Ω", "\u00a0", "\t", "\n",
+    '"',
+    '" (',
+    '"" ',
+    "(",
+    ")",
+    " (",
+    ") ",
+    "()",
+    "“",
+    "”",
+    "„",
+    "‘",
+    "’",
+    "'",
+    "…",
+    "...",
+    "—",
+    "–",
+    "*",
+    "**",
+    "_",
+    "#",
+    "##",
+    ":",
+    "-",
+    "- ",
+    "<!--",
+    "-->",
+    "`",
+    "\\",
+    "/",
+    "&",
+    "%",
+    "24/7",
+    "e.g.",
+    "😀",
+    "中文",
+    "Ω",
+    "\u00a0",
+    "\t",
+    "\n",
 ]
 
 
@@ -128,9 +174,7 @@ def codings(draw, book: Codebook) -> Coding:
 
 DEFAULT_BOOK = load_codebook()
 LATER_BOOK = load_codebook(REPO / "tests" / "fixtures" / "codebook_later.yaml")
-PROPERTY = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DRAFT_MODEL = st.none() | st.sampled_from(["gpt-4o-mini", "gemma3:270m", "qwen2.5-7b-instruct"])
 
 
@@ -147,9 +191,14 @@ def test_parse_render_property(book):
 
 @pytest.mark.parametrize("book", [DEFAULT_BOOK, LATER_BOOK], ids=["default", "later"])
 def test_review_notes_are_skipped_property(book):
-    notes = st.lists(st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
-        ["--> not the end", "<!-- nested", '- "looks like a quote"', "- **1.A.1. X:**"]
-    ), min_size=1, max_size=4)
+    notes = st.lists(
+        st.text(st.characters(codec="utf-8"), max_size=40)
+        | st.sampled_from(
+            ["--> not the end", "<!-- nested", '- "looks like a quote"', "- **1.A.1. X:**"]
+        ),
+        min_size=1,
+        max_size=4,
+    )
 
     @PROPERTY
     @given(coding=codings(book), notes=notes)
@@ -163,10 +212,15 @@ def test_review_notes_are_skipped_property(book):
 
 def test_later_scheme_renders_its_own_headings(later_codebook):
     coding = Coding(
-        ad_id="7_x", title="GenAI Engineer", organisation="Acme", profile="GenAI Engineer",
+        ad_id="7_x",
+        title="GenAI Engineer",
+        organisation="Acme",
+        profile="GenAI Engineer",
         reasoning="Mostly prompting.",
-        quotes=[Quote(category="TASK3", text="Fine-tune LLMs"),
-                Quote(category="SKILL1", text="Work with the team", note="teamwork")],
+        quotes=[
+            Quote(category="TASK3", text="Fine-tune LLMs"),
+            Quote(category="SKILL1", text="Work with the team", note="teamwork"),
+        ],
         tools=[Tool(category="TECH1", name="Python")],
     )
     text = render(coding, later_codebook)
@@ -210,15 +264,18 @@ def test_other_bullet_markers(codebook, marker):
 
 
 def test_typographic_quotation_marks_inside_a_quote(codebook):
-    coding = Coding(ad_id="1_x", quotes=[
-        Quote(category="1.A.1", text="“Build” things", note="a (note)"),
-        Quote(category="1.A.1", text="say “hi”"),
-    ])
+    coding = Coding(
+        ad_id="1_x",
+        quotes=[
+            Quote(category="1.A.1", text="“Build” things", note="a (note)"),
+            Quote(category="1.A.1", text="say “hi”"),
+        ],
+    )
     assert parse(render(coding, codebook), codebook, "1_x") == coding
 
 
 def test_quote_opened_with_a_typographic_mark(codebook):
-    text = '## 1. Job Task Analysis\n- **1.A.1. Software Development & Integration:**\n'
+    text = "## 1. Job Task Analysis\n- **1.A.1. Software Development & Integration:**\n"
     text += '  - “Build things" (hand-typed)\n'
     quote = parse(text, codebook, "1_x").quotes[0]
     assert (quote.text, quote.note) == ("Build things", "hand-typed")
@@ -294,8 +351,10 @@ def test_dev_incentro_soft_skill_under_task_heading_keeps_its_category(dev_codin
     assert [q.category for q in coding.quotes].count("3.1") == 3
     assert coding.organisation == "Incentro International BV"
     guru = next(q for q in coding.quotes if q.category == "3.5")
-    assert (guru.text, guru.note) == ("dé guru in dit vakgebied te worden",
-                                      "to become the guru in this field")
+    assert (guru.text, guru.note) == (
+        "dé guru in dit vakgebied te worden",
+        "to become the guru in this field",
+    )
     tf = next(t for t in coding.tools if t.name == "TensorFlow")
     assert (tf.category, tf.note) == ("2.4", "as an ML framework")
 
@@ -323,7 +382,9 @@ def test_dev_creative_fabrica_generic_tool_notes(dev_codings):
     tools = {t.name: t for t in dev_codings["38_creative_fabrica"].tools}
     assert (tools["ML models"].category, tools["ML models"].note) == ("2.3", "generic")
     assert (tools["cloud infrastructure"].category, tools["cloud infrastructure"].note) == (
-        "2.2", "generic")
+        "2.2",
+        "generic",
+    )
     assert tools["Python"].note is None
 
 
@@ -332,7 +393,8 @@ def test_dev_fitura_wide_bullets_and_italic_remark(dev_codings, shared_jobads):
     assert "\n-   **1.A.1." in text and "*(No direct model building" in text
     coding = dev_codings["752_fitura"]
     assert coding.quotes[0].text == (
-        "translate the technical needs of the Data science team to appropriate templates")
+        "translate the technical needs of the Data science team to appropriate templates"
+    )
     assert coding.quotes[-1].text == "consult the Model Factory team"  # last line, no newline
     assert [q.category for q in coding.quotes].count("1.A.2") == 7
     assert not any(q.category.startswith("1.B") for q in coding.quotes)
@@ -369,7 +431,10 @@ def test_cli_parse_dev_gold_with_ads(shared_jobads):
     assert len(klm["quotes"]) == 24
     assert klm["quotes"][0]["span"] is not None
     assert {q["grounding"] for r in records.values() for q in r["quotes"]} <= {
-        "exact", "normalized", "fuzzy"}
+        "exact",
+        "normalized",
+        "fuzzy",
+    }
     assert records["30_cognizant"]["profile"] is None
 
 
@@ -409,36 +474,70 @@ def _lines(text: str, at: int, *new: str) -> str:
 
 # (text, [(line, words in the message)])
 BAD_GOLD = [
-    pytest.param(GOOD.replace("1.A.1. Software", "1.Z.9. Software"),
-                 [(14, "'1.Z.9' is not in the codebook"), (15, "outside any known category")],
-                 id="unknown-category-id"),
-    pytest.param(GOOD.replace("`Core ML Engineer`", "`Wizard`"),
-                 [(5, "profile 'Wizard' is not in the codebook")], id="unknown-profile"),
-    pytest.param(_lines(GOOD, 16, "This sentence belongs nowhere."),
-                 [(16, "cannot understand this line")], id="stray-prose-line"),
-    pytest.param(_lines(GOOD, 16, "  - a bullet that is neither a quote nor a tool"),
-                 [(16, "cannot understand this line")], id="stray-bullet"),
-    pytest.param(_lines(GOOD, 11, '- "Orphan quote"'),
-                 [(11, "entry outside any known category")], id="entry-outside-category"),
-    pytest.param(_lines(GOOD, 16, "### Macro-Category B: GenAI Specialization", '  - "Orphan"'),
-                 [(17, "entry outside any known category")], id="entry-after-subheading"),
-    pytest.param(_lines(GOOD, 23, '  - "Python is great"'),
-                 [(23, "category 2.1 takes a tool name")], id="quote-under-tool-category"),
-    pytest.param(_lines(GOOD, 16, "  - `Kubernetes`"),
-                 [(16, "category 1.A.1 takes a quote")], id="tool-under-quote-category"),
-    pytest.param(_lines(GOOD, 16, '  - "never closed'),
-                 [(16, "cannot read this entry")], id="unclosed-quote"),
-    pytest.param(_lines(GOOD, 16, '  - "" (a note without a quote)'),
-                 [(16, "cannot read this entry")], id="empty-quote-with-note"),
-    pytest.param(_lines(GOOD, 23, "  - `  ` (blank)"),
-                 [(23, "cannot read this entry")], id="blank-tool-name"),
-    pytest.param(_lines(GOOD, 16, "  - `never closed"),
-                 [(16, "cannot read this entry")], id="unclosed-tool"),
-    pytest.param(GOOD.replace("Integration:**", "Integration:** and more"),
-                 [(14, "unexpected text after the category label")], id="text-after-label"),
-    pytest.param(GOOD.replace("Python", "Py\nthon").replace('"Build services"', "Build services"),
-                 [(15, "cannot understand"), (22, "cannot read this entry"),
-                  (23, "cannot understand")], id="several-problems"),
+    pytest.param(
+        GOOD.replace("1.A.1. Software", "1.Z.9. Software"),
+        [(14, "'1.Z.9' is not in the codebook"), (15, "outside any known category")],
+        id="unknown-category-id",
+    ),
+    pytest.param(
+        GOOD.replace("`Core ML Engineer`", "`Wizard`"),
+        [(5, "profile 'Wizard' is not in the codebook")],
+        id="unknown-profile",
+    ),
+    pytest.param(
+        _lines(GOOD, 16, "This sentence belongs nowhere."),
+        [(16, "cannot understand this line")],
+        id="stray-prose-line",
+    ),
+    pytest.param(
+        _lines(GOOD, 16, "  - a bullet that is neither a quote nor a tool"),
+        [(16, "cannot understand this line")],
+        id="stray-bullet",
+    ),
+    pytest.param(
+        _lines(GOOD, 11, '- "Orphan quote"'),
+        [(11, "entry outside any known category")],
+        id="entry-outside-category",
+    ),
+    pytest.param(
+        _lines(GOOD, 16, "### Macro-Category B: GenAI Specialization", '  - "Orphan"'),
+        [(17, "entry outside any known category")],
+        id="entry-after-subheading",
+    ),
+    pytest.param(
+        _lines(GOOD, 23, '  - "Python is great"'),
+        [(23, "category 2.1 takes a tool name")],
+        id="quote-under-tool-category",
+    ),
+    pytest.param(
+        _lines(GOOD, 16, "  - `Kubernetes`"),
+        [(16, "category 1.A.1 takes a quote")],
+        id="tool-under-quote-category",
+    ),
+    pytest.param(
+        _lines(GOOD, 16, '  - "never closed'), [(16, "cannot read this entry")], id="unclosed-quote"
+    ),
+    pytest.param(
+        _lines(GOOD, 16, '  - "" (a note without a quote)'),
+        [(16, "cannot read this entry")],
+        id="empty-quote-with-note",
+    ),
+    pytest.param(
+        _lines(GOOD, 23, "  - `  ` (blank)"), [(23, "cannot read this entry")], id="blank-tool-name"
+    ),
+    pytest.param(
+        _lines(GOOD, 16, "  - `never closed"), [(16, "cannot read this entry")], id="unclosed-tool"
+    ),
+    pytest.param(
+        GOOD.replace("Integration:**", "Integration:** and more"),
+        [(14, "unexpected text after the category label")],
+        id="text-after-label",
+    ),
+    pytest.param(
+        GOOD.replace("Python", "Py\nthon").replace('"Build services"', "Build services"),
+        [(15, "cannot understand"), (22, "cannot read this entry"), (23, "cannot understand")],
+        id="several-problems",
+    ),
 ]
 
 
@@ -469,8 +568,7 @@ def test_cli_reports_bad_gold_and_still_prints_the_good_ones(tmp_path):
     good.write_text(GOOD, encoding="utf-8")
     result = CliRunner().invoke(main, ["parse", str(bad), str(good)])
     assert result.exit_code == 2
-    assert result.stderr.strip() == (
-        f"autocode: {bad}:5: profile 'Wizard' is not in the codebook")
+    assert result.stderr.strip() == (f"autocode: {bad}:5: profile 'Wizard' is not in the codebook")
     assert [json.loads(ln)["ad_id"] for ln in result.stdout.splitlines()] == ["1_good"]
 
 

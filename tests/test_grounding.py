@@ -27,68 +27,156 @@ OTHER_AD = "Python"
 # (quote, ad text, status, the text its span covers)
 CASES = [
     # exact: verbatim, the span is the quote
-    pytest.param("Put your model into production", AD, "exact",
-                 "Put your model into production", id="exact"),
-    pytest.param("Wij bieden dé plek om te groeien.", AD, "exact",
-                 "Wij bieden dé plek om te groeien.", id="exact-dutch-unicode"),
+    pytest.param(
+        "Put your model into production", AD, "exact", "Put your model into production", id="exact"
+    ),
+    pytest.param(
+        "Wij bieden dé plek om te groeien.",
+        AD,
+        "exact",
+        "Wij bieden dé plek om te groeien.",
+        id="exact-dutch-unicode",
+    ),
     pytest.param("and more…", AD, "exact", "and more…", id="exact-with-ellipsis-char"),
     # normalized: case, whitespace, typographic marks, edge ellipses and punctuation
-    pytest.param("put your model into PRODUCTION", AD, "normalized",
-                 "Put your model into production", id="normalized-case"),
-    pytest.param("We expect you to work together", AD, "normalized",
-                 "We expect you to   work together", id="normalized-space-run"),
-    pytest.param("work together with engineers inside", AD, "normalized",
-                 "work together\nwith engineers inside", id="normalized-newline"),
-    pytest.param("  work together\n\n with   engineers ", AD, "normalized",
-                 "work together\nwith engineers", id="normalized-whitespace-in-quote"),
-    pytest.param('You "own" the ML platform\'s roadmap', AD, "normalized",
-                 "You “own” the ML platform’s roadmap", id="normalized-typographic-quotes"),
-    pytest.param("roadmap - end to end", AD, "normalized", "roadmap — end to end",
-                 id="normalized-dash"),
-    pytest.param("...keep it healthy", AD, "normalized", "keep it healthy",
-                 id="normalized-leading-dots"),
-    pytest.param("Put your model into...", AD, "normalized", "Put your model into",
-                 id="normalized-trailing-dots"),
-    pytest.param("...and keep it...", AD, "normalized", "and keep it",
-                 id="normalized-dots-both-ends"),
-    pytest.param("…work together with engineers…", AD, "normalized",
-                 "work together\nwith engineers", id="normalized-ellipsis-chars"),
+    pytest.param(
+        "put your model into PRODUCTION",
+        AD,
+        "normalized",
+        "Put your model into production",
+        id="normalized-case",
+    ),
+    pytest.param(
+        "We expect you to work together",
+        AD,
+        "normalized",
+        "We expect you to   work together",
+        id="normalized-space-run",
+    ),
+    pytest.param(
+        "work together with engineers inside",
+        AD,
+        "normalized",
+        "work together\nwith engineers inside",
+        id="normalized-newline",
+    ),
+    pytest.param(
+        "  work together\n\n with   engineers ",
+        AD,
+        "normalized",
+        "work together\nwith engineers",
+        id="normalized-whitespace-in-quote",
+    ),
+    pytest.param(
+        'You "own" the ML platform\'s roadmap',
+        AD,
+        "normalized",
+        "You “own” the ML platform’s roadmap",
+        id="normalized-typographic-quotes",
+    ),
+    pytest.param(
+        "roadmap - end to end", AD, "normalized", "roadmap — end to end", id="normalized-dash"
+    ),
+    pytest.param(
+        "...keep it healthy", AD, "normalized", "keep it healthy", id="normalized-leading-dots"
+    ),
+    pytest.param(
+        "Put your model into...",
+        AD,
+        "normalized",
+        "Put your model into",
+        id="normalized-trailing-dots",
+    ),
+    pytest.param(
+        "...and keep it...", AD, "normalized", "and keep it", id="normalized-dots-both-ends"
+    ),
+    pytest.param(
+        "…work together with engineers…",
+        AD,
+        "normalized",
+        "work together\nwith engineers",
+        id="normalized-ellipsis-chars",
+    ),
     pytest.param("and more...", AD, "normalized", "and more", id="normalized-dots-vs-char"),
-    pytest.param("keep it healthy!", AD, "normalized", "keep it healthy",
-                 id="normalized-edge-punctuation"),
-    pytest.param("HEEL VEEL LEERGIERIGHEID!  groei is bij ons een must", AD, "normalized",
-                 "Heel veel leergierigheid! Groei is bij ons een must", id="normalized-dutch"),
+    pytest.param(
+        "keep it healthy!", AD, "normalized", "keep it healthy", id="normalized-edge-punctuation"
+    ),
+    pytest.param(
+        "HEEL VEEL LEERGIERIGHEID!  groei is bij ons een must",
+        AD,
+        "normalized",
+        "Heel veel leergierigheid! Groei is bij ons een must",
+        id="normalized-dutch",
+    ),
     # fuzzy: one typo in a long quote; the span is the passage as the ad writes it
-    pytest.param("Research and choose an apropriate set of potential models and loss functions",
-                 AD, "fuzzy",
-                 "Research and choose an appropriate set of potential models and loss functions",
-                 id="fuzzy-missing-letter"),
-    pytest.param("Research and choose an appropriate set of potentiel models and loss functions",
-                 AD, "fuzzy",
-                 "Research and choose an appropriate set of potential models and loss functions",
-                 id="fuzzy-wrong-letter"),
-    pytest.param("Je ontwikkelt machine learning-modelen en test je deze om de nauwkeurigheid",
-                 AD, "fuzzy",
-                 "Je ontwikkelt machine learning-modellen en test je deze om de nauwkeurigheid",
-                 id="fuzzy-dutch-typo"),
-    pytest.param("...Put your model into production and keep it wealthy", AD, "fuzzy",
-                 "Put your model into production and keep it healthy",
-                 id="fuzzy-with-leading-dots"),
+    pytest.param(
+        "Research and choose an apropriate set of potential models and loss functions",
+        AD,
+        "fuzzy",
+        "Research and choose an appropriate set of potential models and loss functions",
+        id="fuzzy-missing-letter",
+    ),
+    pytest.param(
+        "Research and choose an appropriate set of potentiel models and loss functions",
+        AD,
+        "fuzzy",
+        "Research and choose an appropriate set of potential models and loss functions",
+        id="fuzzy-wrong-letter",
+    ),
+    pytest.param(
+        "Je ontwikkelt machine learning-modelen en test je deze om de nauwkeurigheid",
+        AD,
+        "fuzzy",
+        "Je ontwikkelt machine learning-modellen en test je deze om de nauwkeurigheid",
+        id="fuzzy-dutch-typo",
+    ),
+    pytest.param(
+        "...Put your model into production and keep it wealthy",
+        AD,
+        "fuzzy",
+        "Put your model into production and keep it healthy",
+        id="fuzzy-with-leading-dots",
+    ),
     # not_found: nothing that is not there
-    pytest.param("Deploy the models you built to production systems", AD, "not_found", None,
-                 id="not-found-paraphrase"),
-    pytest.param("Research and choose a set of models and their loss", AD, "not_found", None,
-                 id="not-found-reworded"),
+    pytest.param(
+        "Deploy the models you built to production systems",
+        AD,
+        "not_found",
+        None,
+        id="not-found-paraphrase",
+    ),
+    pytest.param(
+        "Research and choose a set of models and their loss",
+        AD,
+        "not_found",
+        None,
+        id="not-found-reworded",
+    ),
     pytest.param("kep it healty", AD, "fuzzy", "keep it healthy", id="fuzzy-two-typos"),
     pytest.param("keep healty", AD, "not_found", None, id="not-found-short-with-typo"),
     pytest.param("Put yuor mdl", AD, "not_found", None, id="not-found-short-typo"),
-    pytest.param("Have fun and enjoy while you are doing it!", AD, "not_found", None,
-                 id="not-found-quote-of-another-ad"),
-    pytest.param("Can we use GenAI models to prevent revenue leakage?", AD, "not_found", None,
-                 id="not-found-another-ad-2"),
+    pytest.param(
+        "Have fun and enjoy while you are doing it!",
+        AD,
+        "not_found",
+        None,
+        id="not-found-quote-of-another-ad",
+    ),
+    pytest.param(
+        "Can we use GenAI models to prevent revenue leakage?",
+        AD,
+        "not_found",
+        None,
+        id="not-found-another-ad-2",
+    ),
     pytest.param("...", AD, "not_found", None, id="not-found-only-dots"),
-    pytest.param("Python developer wanted in Amsterdam", OTHER_AD, "not_found", None,
-                 id="not-found-quote-longer-than-ad"),
+    pytest.param(
+        "Python developer wanted in Amsterdam",
+        OTHER_AD,
+        "not_found",
+        None,
+        id="not-found-quote-longer-than-ad",
+    ),
 ]
 
 
@@ -127,17 +215,22 @@ def test_fold_quote_strips_edge_marks():
 
 
 def test_ground_fills_every_quote_and_keeps_the_rest():
-    coding = Coding(ad_id="1_acme", profile="X", quotes=[
-        Quote(category="A", text="Put your model into production", note="n"),
-        Quote(category="B", text="...keep it healthy"),
-        Quote(category="C", text="Something else entirely, nowhere in the ad"),
-    ])
+    coding = Coding(
+        ad_id="1_acme",
+        profile="X",
+        quotes=[
+            Quote(category="A", text="Put your model into production", note="n"),
+            Quote(category="B", text="...keep it healthy"),
+            Quote(category="C", text="Something else entirely, nowhere in the ad"),
+        ],
+    )
     grounded = ground(coding, AD)
     assert [q.grounding for q in grounded.quotes] == ["exact", "normalized", "not_found"]
     assert grounded.quotes[0].span == (AD.index("Put your"), AD.index(" and keep"))
     assert grounded.quotes[2].span is None
     assert [(q.category, q.text, q.note) for q in grounded.quotes] == [
-        (q.category, q.text, q.note) for q in coding.quotes]
+        (q.category, q.text, q.note) for q in coding.quotes
+    ]
     assert grounded.profile == "X"
     assert all(q.span is None and q.grounding is None for q in coding.quotes)  # not mutated
 
@@ -150,10 +243,10 @@ def test_any_passage_of_the_ad_is_found_where_it_is(data):
     passage = AD[start:end]
     span, status = locate(passage, AD)
     if status == "exact":
-        assert AD[span[0]:span[1]] == passage
+        assert AD[span[0] : span[1]] == passage
     elif fold_quote(passage):
         assert status == "normalized"
-        assert fold_quote(AD[span[0]:span[1]]) == fold_quote(passage)
+        assert fold_quote(AD[span[0] : span[1]]) == fold_quote(passage)
     else:
         assert status == "not_found"
 
@@ -163,7 +256,7 @@ def test_any_passage_of_the_ad_is_found_where_it_is(data):
 def test_located_means_similar(quote):
     span, status = locate(quote, AD)
     if span is not None:
-        assert fuzz.ratio(fold_quote(quote), fold_quote(AD[span[0]:span[1]])) >= FUZZY_THRESHOLD
+        assert fuzz.ratio(fold_quote(quote), fold_quote(AD[span[0] : span[1]])) >= FUZZY_THRESHOLD
 
 
 # ------------------------------------------------------------ the six dev ads

@@ -57,12 +57,14 @@ def test_killed_run_resumes_and_ends_with_every_ad_once(tmp_path, how):
     for ad_id, text in texts.items():
         (tmp_path / "ads" / f"{ad_id}.txt").write_text(text, encoding="utf-8")
     out = tmp_path / "out"
-    argv = code_argv(tmp_path / "ads", "--out", out, "--cache", tmp_path / "cache",
-                     "--concurrency", 4)
+    argv = code_argv(
+        tmp_path / "ads", "--out", out, "--cache", tmp_path / "cache", "--concurrency", 4
+    )
     with SimServer(latency=0.2) as server:
         env = env_for(server.url)
-        proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             wait_for_records(out, proc, KILL_AFTER)
             proc.send_signal(signal.SIGINT if how == "SIGINT" else signal.SIGKILL)
@@ -85,8 +87,9 @@ def test_killed_run_resumes_and_ends_with_every_ad_once(tmp_path, how):
             tear(out)  # the worst a kill can leave, whether or not this one did
         before = len(server.requests)
 
-        rerun = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
-                               timeout=90)
+        rerun = subprocess.run(
+            argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90
+        )
         new_requests = len(server.requests) - before
 
     assert rerun.returncode == 0, rerun.stderr

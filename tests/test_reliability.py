@@ -67,16 +67,37 @@ CASES = [
     Case("503-always", always("503", 6), "failed", ("HTTP 503", "gave up"), TRANSIENT_ATTEMPTS),
     Case("timeout-always", always("timeout", 6), "failed", ("timeout",), TRANSIENT_ATTEMPTS),
     Case("drop-always", always("drop", 6), "failed", ("connection",), TRANSIENT_ATTEMPTS),
-    Case("empty-choices-always", always("empty-choices", 6), "failed", ("no choices",),
-         TRANSIENT_ATTEMPTS),
-    Case("malformed-always", always("malformed", 3), "failed", ("invalid answer", "JSON"),
-         MAX_RETRIES + 1),
-    Case("bad-category-always", always("bad-category", 3), "failed",
-         ("invalid answer", "category", "9.Z.9"), MAX_RETRIES + 1),
-    Case("bad-profile-always", always("bad-profile", 3), "failed",
-         ("invalid answer", "profile", "Astronaut"), MAX_RETRIES + 1),
-    Case("refusal-always", always("refusal", 3), "failed", ("refused", "can't help"),
-         MAX_RETRIES + 1),
+    Case(
+        "empty-choices-always",
+        always("empty-choices", 6),
+        "failed",
+        ("no choices",),
+        TRANSIENT_ATTEMPTS,
+    ),
+    Case(
+        "malformed-always",
+        always("malformed", 3),
+        "failed",
+        ("invalid answer", "JSON"),
+        MAX_RETRIES + 1,
+    ),
+    Case(
+        "bad-category-always",
+        always("bad-category", 3),
+        "failed",
+        ("invalid answer", "category", "9.Z.9"),
+        MAX_RETRIES + 1,
+    ),
+    Case(
+        "bad-profile-always",
+        always("bad-profile", 3),
+        "failed",
+        ("invalid answer", "profile", "Astronaut"),
+        MAX_RETRIES + 1,
+    ),
+    Case(
+        "refusal-always", always("refusal", 3), "failed", ("refused", "can't help"), MAX_RETRIES + 1
+    ),
     # a quote still not in the ad on the last attempt: the ad is coded without it
     Case("ungrounded-always", always("ungrounded", 3), "dropped", (), MAX_RETRIES + 1),
     # not worth retrying: failed at once
@@ -99,8 +120,17 @@ def hostile_run(tmp_path_factory):
         (work / "ads" / f"{case.fault}.txt").write_text(texts[case.fault], encoding="utf-8")
     scripts = {case_key(c.fault): c.script for c in CASES}
     with SimServer(hang=TIMEOUT + 1.5, by_text=scripts) as server:
-        result = run_code(work, server.url, work / "ads", "--concurrency", 8,
-                          "--timeout", TIMEOUT, "--max-retries", MAX_RETRIES)
+        result = run_code(
+            work,
+            server.url,
+            work / "ads",
+            "--concurrency",
+            8,
+            "--timeout",
+            TIMEOUT,
+            "--max-retries",
+            MAX_RETRIES,
+        )
     return result, server, texts, work
 
 
@@ -130,7 +160,7 @@ def test_fault_outcome(hostile_run, case):
         assert record["attempts"] == MAX_RETRIES + 1
         assert [q["text"] for q in record["ungrounded"]] == [INVENTED]
         draft = (result.out / f"{case.fault}.md").read_text(encoding="utf-8")
-        assert f'Dropped, not found in the ad ({record["ungrounded"][0]["category"]})' in draft
+        assert f"Dropped, not found in the ad ({record['ungrounded'][0]['category']})" in draft
     assert record["quotes"], "the coded ad keeps its grounded quotes"
 
 
@@ -150,7 +180,7 @@ def test_the_run_goes_on_and_ends_cleanly(hostile_run):
 def test_reask_tells_the_model_what_was_wrong(hostile_run):
     _, server, _, _ = hostile_run
     first, second = requests_for(server, "ungrounded")
-    added = " ".join(str(m.get("content")) for m in second["messages"][len(first["messages"]):])
+    added = " ".join(str(m.get("content")) for m in second["messages"][len(first["messages"]) :])
     assert INVENTED in added and "not verbatim" in added
 
 
@@ -158,8 +188,11 @@ def test_retry_after_is_honoured(hostile_run):
     """The 429 with Retry-After: 0.05 s is retried after that wait, not the 5 ms backoff."""
     _, server, _, _ = hostile_run
     key = case_key("429-retry-after")
-    first, second = (when for when, body in zip(server.times, server.requests, strict=True)
-                     if key in body["messages"][-1]["content"])
+    first, second = (
+        when
+        for when, body in zip(server.times, server.requests, strict=True)
+        if key in body["messages"][-1]["content"]
+    )
     assert second - first >= 0.05
 
 
@@ -170,8 +203,9 @@ def test_auth_failure_stops_the_run_with_one_message(tmp_path):
     for ad_id, text in texts.items():
         (tmp_path / "ads" / f"{ad_id}.txt").write_text(text, encoding="utf-8")
     with SimServer(script=["401"] * 20) as server:
-        result = run_code(tmp_path, server.url, tmp_path / "ads", "--concurrency", 1,
-                          "--timeout", TIMEOUT)
+        result = run_code(
+            tmp_path, server.url, tmp_path / "ads", "--concurrency", 1, "--timeout", TIMEOUT
+        )
     assert result.returncode == 1
     assert "HTTP 401" in result.stderr and "Incorrect API key" in result.stderr
     assert TRACEBACK not in result.stderr

@@ -32,8 +32,15 @@ BOOK = load_codebook()
 AD_ID = "101_lumenpath_genai"
 EVIL_ID = "666_evil"
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 EVIL_AD = (
     '<script>document.title = "pwned"; window.__pwned = 1;</script> Evil Engineer\n'
     'We need someone who writes <img src=x onerror="window.__pwned = 2"> all day.\n'
@@ -56,14 +63,33 @@ TEXT = "0123456789"
         ([("a", 0, 6), ("b", 4, 10)], [(0, 4, ("a",)), (4, 6, ("a", "b")), (6, 10, ("b",))]),
         ([("a", 2, 5), ("b", 2, 5)], [(0, 2, ()), (2, 5, ("a", "b")), (5, 10, ())]),
         ([("a", 0, 3), ("b", 3, 6)], [(0, 3, ("a",)), (3, 6, ("b",)), (6, 10, ())]),
-        ([("a", 1, 9), ("b", 2, 8), ("c", 3, 7)],
-         [(0, 1, ()), (1, 2, ("a",)), (2, 3, ("a", "b")), (3, 7, ("a", "b", "c")),
-          (7, 8, ("a", "b")), (8, 9, ("a",)), (9, 10, ())]),
+        (
+            [("a", 1, 9), ("b", 2, 8), ("c", 3, 7)],
+            [
+                (0, 1, ()),
+                (1, 2, ("a",)),
+                (2, 3, ("a", "b")),
+                (3, 7, ("a", "b", "c")),
+                (7, 8, ("a", "b")),
+                (8, 9, ("a",)),
+                (9, 10, ()),
+            ],
+        ),
         ([("a", -3, 2), ("b", 8, 99)], [(0, 2, ("a",)), (2, 8, ()), (8, 10, ("b",))]),
         ([("a", 4, 4), ("b", 7, 3)], [(0, 10, ())]),
     ],
-    ids=["none", "one", "nested", "nested-given-inner-first", "overlapping", "identical",
-         "adjacent", "three-deep", "clipped", "empty-and-reversed"],
+    ids=[
+        "none",
+        "one",
+        "nested",
+        "nested-given-inner-first",
+        "overlapping",
+        "identical",
+        "adjacent",
+        "three-deep",
+        "clipped",
+        "empty-and-reversed",
+    ],
 )
 def test_segments(spans, expected):
     got = segments(TEXT, spans)
@@ -75,8 +101,10 @@ def test_segments_of_empty_text():
     assert segments("", [("a", 0, 3)]) == []
 
 
-@given(st.text(min_size=0, max_size=30),
-       st.lists(st.tuples(st.integers(-2, 35), st.integers(-2, 35)), max_size=6))
+@given(
+    st.text(min_size=0, max_size=30),
+    st.lists(st.tuples(st.integers(-2, 35), st.integers(-2, 35)), max_size=6),
+)
 def test_segments_partition_the_text_and_rebuild_every_span(text, raw_spans):
     spans = [(f"k{i}", s, e) for i, (s, e) in enumerate(raw_spans)]
     got = segments(text, spans)
@@ -90,8 +118,10 @@ def test_segments_partition_the_text_and_rebuild_every_span(text, raw_spans):
 
 def test_segment_views_band_overlaps_and_mark_gold_only_passages():
     colours = category_colours(BOOK)
-    pred = Coding(ad_id="x", quotes=[Quote(category="1.A.1", text="0123456"),
-                                     Quote(category="3.1", text="345")])
+    pred = Coding(
+        ad_id="x",
+        quotes=[Quote(category="1.A.1", text="0123456"), Quote(category="3.1", text="345")],
+    )
     items = quote_items(ground(pred, TEXT), None, TEXT)
     views = segment_views(TEXT, items, colours)
     assert [v["quotes"] for v in views] == ["q0", "q0 q1", "q0", ""]
@@ -99,8 +129,13 @@ def test_segment_views_band_overlaps_and_mark_gold_only_passages():
     assert colours["1.A.1"] in views[1]["style"] and colours["3.1"] in views[1]["style"]
     gold = Coding(ad_id="x", quotes=[Quote(category="1.B.1", text="789")])
     views = segment_views(TEXT, quote_items(ground(pred, TEXT), gold, TEXT), colours)
-    assert views[-1] == {"text": "789", "quotes": "g0", "tips": "tip-g0",
-                         "classes": "hl gold gold-only", "style": ""}
+    assert views[-1] == {
+        "text": "789",
+        "quotes": "g0",
+        "tips": "tip-g0",
+        "classes": "hl gold gold-only",
+        "style": "",
+    }
 
 
 def test_every_quote_category_has_its_own_colour():
@@ -128,15 +163,17 @@ def differing_draft() -> Coding:
     dropped) and some are extra; one quote nested in another, one with a typo (fuzzy)."""
     gold = read_coding_file(REPO / "gold" / f"{AD_ID}.md", BOOK)
     quotes = [q for q in gold.quotes if q.category != "1.A.2"]  # its only quote: missed
-    quotes = [q.model_copy(update={"text": q.text.replace("accurate", "acurate")})
-              for q in quotes]  # fuzzy
+    quotes = [
+        q.model_copy(update={"text": q.text.replace("accurate", "acurate")}) for q in quotes
+    ]  # fuzzy
     quotes += [
         Quote(category="1.B.2", text="Hands-on experience with LLM APIs such as OpenAI GPT-4"),
         Quote(category="3.3", text="Design and build retrieval-augmented generation (RAG)"),
     ]
     tools = [*gold.tools[1:], Tool(category="2.9", name="REST APIs")]
-    draft = gold.model_copy(update={"profile": "Software Engineer", "quotes": quotes,
-                                    "tools": tools})
+    draft = gold.model_copy(
+        update={"profile": "Software Engineer", "quotes": quotes, "tools": tools}
+    )
     return ground(draft, ad_text())
 
 
@@ -155,30 +192,59 @@ def run_dirs(tmp_path) -> dict[str, Path]:
     (ads / f"{EVIL_ID}.txt").write_text(EVIL_AD, encoding="utf-8")
     (ads / "777_failed.txt").write_text("An ad the model failed on\n", encoding="utf-8")
     draft = differing_draft()
-    evil = ground(Coding(ad_id=EVIL_ID, title=EVIL_AD.splitlines()[0],
-                         organisation="<b>Evil</b> & Co", profile="Not Relevant",
-                         reasoning="<i>not</i> relevant",
-                         quotes=[Quote(category="1.A.1", text=EVIL_QUOTE, note="<u>n</u>")],
-                         tools=[Tool(category="2.1", name="<svg onload=alert(1)>")]), EVIL_AD)
-    dropped = {"category": "1.A.1", "text": "Invent a <b>perpetual</b> motion machine",
-               "note": None}
-    lines = [record(draft, ungrounded=[dropped], warnings=["ad text truncated <b>x</b>"]),
-             record(evil)]
+    evil = ground(
+        Coding(
+            ad_id=EVIL_ID,
+            title=EVIL_AD.splitlines()[0],
+            organisation="<b>Evil</b> & Co",
+            profile="Not Relevant",
+            reasoning="<i>not</i> relevant",
+            quotes=[Quote(category="1.A.1", text=EVIL_QUOTE, note="<u>n</u>")],
+            tools=[Tool(category="2.1", name="<svg onload=alert(1)>")],
+        ),
+        EVIL_AD,
+    )
+    dropped = {
+        "category": "1.A.1",
+        "text": "Invent a <b>perpetual</b> motion machine",
+        "note": None,
+    }
+    lines = [
+        record(draft, ungrounded=[dropped], warnings=["ad text truncated <b>x</b>"]),
+        record(evil),
+    ]
     (out / "codings.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
-    (out / "failures.jsonl").write_text(json.dumps(
-        {"ad_id": "777_failed", "source": "x", "reason": "HTTP 500 <b>boom</b>"}) + "\n")
-    (out / "manifest.json").write_text(json.dumps(
-        {"status": "complete", "model": "sim", "backend": "openai-compatible",
-         "codebook": {"name": BOOK.name, "version": BOOK.version},
-         "counts": {"ads": 3, "coded": 2, "failed": 1, "quotes_kept": 11}}))
+    (out / "failures.jsonl").write_text(
+        json.dumps({"ad_id": "777_failed", "source": "x", "reason": "HTTP 500 <b>boom</b>"}) + "\n"
+    )
+    (out / "manifest.json").write_text(
+        json.dumps(
+            {
+                "status": "complete",
+                "model": "sim",
+                "backend": "openai-compatible",
+                "codebook": {"name": BOOK.name, "version": BOOK.version},
+                "counts": {"ads": 3, "coded": 2, "failed": 1, "quotes_kept": 11},
+            }
+        )
+    )
     for coding in (draft, evil):
         (out / f"{coding.ad_id}.md").write_text(render(coding, BOOK, draft_model="sim"))
     return {"out": out, "ads": ads, "gold": gold, "html": tmp_path / "site"}
 
 
 def review(dirs: dict[str, Path], *extra: str):
-    args = ["review", str(dirs["out"]), "--ads", str(dirs["ads"]), "--gold", str(dirs["gold"]),
-            "--html", str(dirs["html"]), *extra]
+    args = [
+        "review",
+        str(dirs["out"]),
+        "--ads",
+        str(dirs["ads"]),
+        "--gold",
+        str(dirs["gold"]),
+        "--html",
+        str(dirs["html"]),
+        *extra,
+    ]
     return CliRunner().invoke(main, args)
 
 
@@ -200,12 +266,15 @@ def test_markdown_drafts_are_grounded_and_give_the_same_marks(run_dirs):
     """Without codings.jsonl the *.md drafts are read and grounded against --ads."""
     (run_dirs["out"] / "codings.jsonl").unlink()
     md = run_dirs["out"] / f"{AD_ID}.md"
-    md.write_text(md.read_text() + render_review_notes(
-        ['Dropped, not found in the ad (1.A.1): "Invent a machine"']))
+    md.write_text(
+        md.read_text()
+        + render_review_notes(['Dropped, not found in the ad (1.A.1): "Invent a machine"'])
+    )
     inp = load_review(run_dirs["out"], run_dirs["ads"], run_dirs["gold"], BOOK)
     draft = next(d for d in inp.drafts if d.coding.ad_id == AD_ID)
     assert draft.dropped == [{"category": "1.A.1", "text": "Invent a machine", "note": None}]
     expected = differing_draft()
+
     def spans(coding):  # the Markdown lists quotes in codebook order
         return sorted((q.category, q.text, q.span, q.grounding) for q in coding.quotes)
 
@@ -223,15 +292,17 @@ def test_records_are_regrounded_when_the_ad_text_is_not_the_one_coded(run_dirs):
     inp = load_review(run_dirs["out"], run_dirs["ads"], None, BOOK)
     draft = next(d for d in inp.drafts if d.coding.ad_id == AD_ID)
     text = ad.read_text()
-    assert all(text[q.span[0] : q.span[1]] == q.text
-               for q in draft.coding.quotes if q.grounding == "exact")
+    assert all(
+        text[q.span[0] : q.span[1]] == q.text for q in draft.coding.quotes if q.grounding == "exact"
+    )
     assert any("re-grounded" in p for p in inp.problems)
 
 
 def test_review_without_ads_or_gold_still_shows_every_coding(run_dirs):
     run_dirs.update(ads=None, gold=None)
-    result = CliRunner().invoke(main, ["review", str(run_dirs["out"]), "--html",
-                                       str(run_dirs["html"])])
+    result = CliRunner().invoke(
+        main, ["review", str(run_dirs["out"]), "--html", str(run_dirs["html"])]
+    )
     assert result.exit_code == 0, result.output
     page = (run_dirs["html"] / f"ad-{AD_ID}.html").read_text()
     assert "No ad text" in page and 'data-match="' not in page
@@ -336,16 +407,28 @@ def test_hover_and_focus_show_category_note_and_grounding(site, page):
 @pytest.mark.browser
 def test_marks_agree_with_autocode_eval_for_the_ad(site, page, tmp_path):
     report = tmp_path / "eval.json"
-    result = CliRunner().invoke(main, ["eval", "--gold", str(site["gold"]), "--pred",
-                                       str(site["out"] / "codings.jsonl"), "--ads",
-                                       str(site["ads"]), "--json", str(report)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "--gold",
+            str(site["gold"]),
+            "--pred",
+            str(site["out"] / "codings.jsonl"),
+            "--ads",
+            str(site["ads"]),
+            "--json",
+            str(report),
+        ],
+    )
     assert result.exit_code == 0, result.output
     scores = json.loads(report.read_text())
     assert scores["ads"]["paired"] == [AD_ID]  # so the totals are this ad's counts
     counts = scores["quotes"]["partial"]
     open_page(page, site["html"] / f"ad-{AD_ID}.html")
-    marks = {m: page.locator(f"li.quote[data-match={m}]").count()
-             for m in ("matched", "missed", "extra")}
+    marks = {
+        m: page.locator(f"li.quote[data-match={m}]").count() for m in ("matched", "missed", "extra")
+    }
     assert marks == {"matched": counts["tp"], "missed": counts["fn"], "extra": counts["fp"]}
     assert all(marks.values())
     gold_profile = read_coding_file(site["gold"] / f"{AD_ID}.md", BOOK).profile

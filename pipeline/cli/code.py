@@ -69,22 +69,7 @@ def read_run_inputs(
 @click.option("--limit", type=click.IntRange(0), help="Code at most N ads not yet coded.")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and codings already in OUT.")
 @stack(max_retries_option, timeout_option, cache_option, prices_option)
-def command(
-    ads,
-    out,
-    concurrency,
-    limit,
-    refresh,
-    max_retries,
-    timeout,
-    cache_dir,
-    prices,
-    model,
-    mode,
-    max_tokens,
-    temperature,
-    **read,
-) -> None:
+def command(ads, out, limit, refresh, cache_dir, prices, model, mode, temperature, **options):
     """Draft a coding for every ad with an LLM.
 
     ADS are folders of .txt/.md/.html ads (id = file stem) or .jsonl/.csv files.
@@ -97,29 +82,34 @@ def command(
       autocode code raw/ --out drafts/
       OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
     """
-    from pipeline.backend import BACKEND_DEFAULTS, choose_backend
-    from pipeline.embedded import embedded_backend
-    from pipeline.llm import LLM, DiskCache
     from pipeline.run import Run, RunOptions, load_prices
 
-    inputs = read_run_inputs(ads, **read)
-    backend = choose_backend(model, mode) or embedded_backend()
-    given = {
-        "concurrency": concurrency,
-        "timeout": timeout,
-        "max_retries": max_retries,
-        "max_tokens": max_tokens,
-    }
-    settings = {k: BACKEND_DEFAULTS[backend.kind][k] if v is None else v for k, v in given.items()}
-    options = RunOptions(
+    given = {k: options.pop(k) for k in ("concurrency", "timeout", "max_retries", "max_tokens")}
+    inputs = read_run_inputs(ads, **options)
+    llm, concurrency = online_llm(model, mode, temperature, refresh, cache_dir, given)
+    run_options = RunOptions(
         out,
-        concurrency=settings.pop("concurrency"),
+        concurrency=concurrency,
         limit=limit,
         refresh=refresh,
-        max_ad_chars=read["max_ad_chars"],
+        max_ad_chars=options["max_ad_chars"],
         examples=inputs.examples,
         prices=load_prices(prices),
     )
+    run = Run(inputs.batch.ads, inputs.book, llm, run_options, inputs.batch.problems)
+    sys.exit(execute(run, "autocode code"))
+
+
+def online_llm(model, mode, temperature, refresh, cache_dir, given: dict):
+    """The LLM of the chosen backend, and the concurrency; settings not given are the
+    backend's defaults."""
+    from pipeline.backend import BACKEND_DEFAULTS, choose_backend
+    from pipeline.embedded import embedded_backend
+    from pipeline.llm import LLM, DiskCache
+
+    backend = choose_backend(model, mode) or embedded_backend()
+    settings = {k: BACKEND_DEFAULTS[backend.kind][k] if v is None else v for k, v in given.items()}
+    concurrency = settings.pop("concurrency")
     llm = LLM(
         backend,
         cache=DiskCache(cache_dir),
@@ -128,8 +118,7 @@ def command(
         backoff=env_seconds("AUTOCODE_BACKOFF", 1.0),
         **settings,
     )
-    run = Run(inputs.batch.ads, inputs.book, llm, options, inputs.batch.problems)
-    sys.exit(execute(run, "autocode code"))
+    return llm, concurrency
 
 
 def execute(run, title: str) -> int:

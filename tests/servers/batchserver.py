@@ -38,15 +38,30 @@ def check_lines(data: bytes) -> tuple[list[dict], list[dict]]:
         try:
             line = json.loads(raw)
         except json.JSONDecodeError:
-            errors.append({"code": "invalid_json_line", "line": number,
-                           "message": "This line is not parseable as valid JSON."})
+            errors.append(
+                {
+                    "code": "invalid_json_line",
+                    "line": number,
+                    "message": "This line is not parseable as valid JSON.",
+                }
+            )
             continue
         if line.get("url") != ENDPOINT or line.get("method") != "POST" or "body" not in line:
-            errors.append({"code": "invalid_request", "line": number,
-                           "message": f"A request needs method POST, url {ENDPOINT}, a body."})
+            errors.append(
+                {
+                    "code": "invalid_request",
+                    "line": number,
+                    "message": f"A request needs method POST, url {ENDPOINT}, a body.",
+                }
+            )
         elif line.get("custom_id") in seen:
-            errors.append({"code": "duplicate_custom_id", "line": number,
-                           "message": "The custom_id for this request is a duplicate."})
+            errors.append(
+                {
+                    "code": "duplicate_custom_id",
+                    "line": number,
+                    "message": "The custom_id for this request is a duplicate.",
+                }
+            )
         else:
             seen.add(line.get("custom_id"))
             requests.append(line)
@@ -74,8 +89,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length", 0)))
 
     def _not_found(self, what: str) -> None:
-        self._send(404, {"error": {"message": f"No such {what}: {self.path}",
-                                   "type": "invalid_request_error"}})
+        self._send(
+            404,
+            {"error": {"message": f"No such {what}: {self.path}", "type": "invalid_request_error"}},
+        )
 
     def do_GET(self):
         stand_in = self.server.stand_in
@@ -128,38 +145,67 @@ class BatchServer:
     def _store(self, data: bytes, filename: str, purpose: str) -> dict:
         with self._lock:
             file_id = f"file-{next(self._ids)}"
-        self.files[file_id] = {"id": file_id, "object": "file", "bytes": len(data),
-                               "created_at": int(time.time()), "filename": filename,
-                               "purpose": purpose, "status": "processed", "data": data}
+        self.files[file_id] = {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(time.time()),
+            "filename": filename,
+            "purpose": purpose,
+            "status": "processed",
+            "data": data,
+        }
         return {k: v for k, v in self.files[file_id].items() if k != "data"}
 
     def upload(self, content_type: str, body: bytes) -> dict:
         message = BytesParser(policy=HTTP).parsebytes(
-            f"Content-Type: {content_type}\r\n\r\n".encode() + body)
-        fields = {part.get_param("name", header="content-disposition"): part
-                  for part in message.iter_parts()}
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
+        fields = {
+            part.get_param("name", header="content-disposition"): part
+            for part in message.iter_parts()
+        }
         data = fields["file"].get_payload(decode=True)
-        return self._store(data, fields["file"].get_filename(),
-                           fields["purpose"].get_payload(decode=True).decode())
+        return self._store(
+            data, fields["file"].get_filename(), fields["purpose"].get_payload(decode=True).decode()
+        )
 
     def create(self, request: dict) -> dict:
         with self._lock:
             batch_id = f"batch_{next(self._ids)}"
         now = int(time.time())
-        batch = {"id": batch_id, "object": "batch", "endpoint": request.get("endpoint"),
-                 "input_file_id": request["input_file_id"], "created_at": now,
-                 "completion_window": request.get("completion_window"),
-                 "metadata": request.get("metadata"), "status": "validating",
-                 "errors": None, "output_file_id": None, "error_file_id": None,
-                 "request_counts": {"total": 0, "completed": 0, "failed": 0}}
+        batch = {
+            "id": batch_id,
+            "object": "batch",
+            "endpoint": request.get("endpoint"),
+            "input_file_id": request["input_file_id"],
+            "created_at": now,
+            "completion_window": request.get("completion_window"),
+            "metadata": request.get("metadata"),
+            "status": "validating",
+            "errors": None,
+            "output_file_id": None,
+            "error_file_id": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+        }
         self.batches[batch_id] = batch
         requests, errors = check_lines(self.files[request["input_file_id"]]["data"])
         if request.get("endpoint") != ENDPOINT or request.get("completion_window") != "24h":
-            errors.append({"code": "invalid_request", "line": None,
-                           "message": "endpoint must be /v1/chat/completions, window 24h"})
+            errors.append(
+                {
+                    "code": "invalid_request",
+                    "line": None,
+                    "message": "endpoint must be /v1/chat/completions, window 24h",
+                }
+            )
         if errors or self.outcome == "failed":
-            errors = errors or [{"code": "token_limit_exceeded", "line": None,
-                                 "message": "Enqueued token limit reached for this model."}]
+            errors = errors or [
+                {
+                    "code": "token_limit_exceeded",
+                    "line": None,
+                    "message": "Enqueued token limit reached for this model.",
+                }
+            ]
             batch.update(status="failed", failed_at=now, errors={"object": "list", "data": errors})
             return batch
         batch["request_counts"]["total"] = len(requests)
@@ -168,7 +214,7 @@ class BatchServer:
             self._pending[batch_id] = requests
             return batch
         finished = requests if self.outcome == "completed" else requests[: len(requests) // 2]
-        self._settle(batch, finished, requests[len(finished):])
+        self._settle(batch, finished, requests[len(finished) :])
         return batch
 
     def finish(self, batch_id: str) -> None:
@@ -179,23 +225,40 @@ class BatchServer:
         output, failed = [], []
         for number, line in enumerate(finished, start=1):
             status, body = self.answer(line["body"])
-            result = {"id": f"batch_req_{number}", "custom_id": line["custom_id"],
-                      "response": {"status_code": status, "request_id": f"req_{number}",
-                                   "body": body}, "error": None}
+            result = {
+                "id": f"batch_req_{number}",
+                "custom_id": line["custom_id"],
+                "response": {"status_code": status, "request_id": f"req_{number}", "body": body},
+                "error": None,
+            }
             (output if status == 200 else failed).append(result)
         for number, line in enumerate(expired, start=len(finished) + 1):
-            failed.append({"id": f"batch_req_{number}", "custom_id": line["custom_id"],
-                           "response": None, "error": {
-                               "code": "batch_expired", "message": "This request could not be "
-                               "executed before the completion window expired."}})
+            failed.append(
+                {
+                    "id": f"batch_req_{number}",
+                    "custom_id": line["custom_id"],
+                    "response": None,
+                    "error": {
+                        "code": "batch_expired",
+                        "message": "This request could not be "
+                        "executed before the completion window expired.",
+                    },
+                }
+            )
 
         def as_file(lines, name):
             data = "".join(json.dumps(x) + "\n" for x in lines).encode()
             return self._store(data, name, "batch_output")["id"] if lines else None
-        batch.update(output_file_id=as_file(output, "output.jsonl"),
-                     error_file_id=as_file(failed, "errors.jsonl"),
-                     request_counts={"total": len(finished) + len(expired),
-                                     "completed": len(output), "failed": len(failed)})
+
+        batch.update(
+            output_file_id=as_file(output, "output.jsonl"),
+            error_file_id=as_file(failed, "errors.jsonl"),
+            request_counts={
+                "total": len(finished) + len(expired),
+                "completed": len(output),
+                "failed": len(failed),
+            },
+        )
         if expired:
             batch.update(status="expired", expired_at=int(time.time()))
         else:

@@ -34,8 +34,9 @@ def _schema_of(body: dict) -> tuple[dict, str | None]:
         function = body["tools"][0]["function"]
         return function["parameters"], function["name"]
     response_format = body.get("response_format") or {}
-    schema = ((response_format.get("json_schema") or {}).get("schema")
-              or response_format.get("schema"))
+    schema = (response_format.get("json_schema") or {}).get("schema") or response_format.get(
+        "schema"
+    )
     return schema or {}, None
 
 
@@ -71,13 +72,20 @@ def simulated_answer(body: dict) -> dict:
     lines = [ln.strip(" -*\t") for ln in ad_text_of(body).splitlines()]
     lines = [ln for ln in lines if 20 <= len(ln) <= 300][:8]
     digest = int(hashlib.sha256(ad_text_of(body).encode()).hexdigest(), 16)
-    quotes = [{"category": quote_ids[(digest + i) % len(quote_ids)], "text": ln,
-               "translation": None} for i, ln in enumerate(lines)]
+    quotes = [
+        {"category": quote_ids[(digest + i) % len(quote_ids)], "text": ln, "translation": None}
+        for i, ln in enumerate(lines)
+    ]
     words = sorted({w for w in re.findall(r"\b[A-Z][A-Za-z+#]{1,15}\b", ad_text_of(body))})[:3]
-    tools = [{"category": tool_ids[(digest + i) % len(tool_ids)], "name": w}
-             for i, w in enumerate(words)]
-    return {"quotes": quotes, "tools": tools, "reasoning": "Simulated coding.",
-            "profile": profiles[digest % len(profiles)]}
+    tools = [
+        {"category": tool_ids[(digest + i) % len(tool_ids)], "name": w} for i, w in enumerate(words)
+    ]
+    return {
+        "quotes": quotes,
+        "tools": tools,
+        "reasoning": "Simulated coding.",
+        "profile": profiles[digest % len(profiles)],
+    }
 
 
 def faulty_answer(fault: str, body: dict) -> dict:
@@ -87,9 +95,13 @@ def faulty_answer(fault: str, body: dict) -> dict:
     elif fault == "bad-profile":
         answer["profile"] = "Astronaut"
     elif fault == "ungrounded":
-        answer["quotes"].append({"category": answer["quotes"][0]["category"] if answer["quotes"]
-                                 else "?", "text": "Invent a perpetual motion machine for us",
-                                 "translation": None})
+        answer["quotes"].append(
+            {
+                "category": answer["quotes"][0]["category"] if answer["quotes"] else "?",
+                "text": "Invent a perpetual motion machine for us",
+                "translation": None,
+            }
+        )
     return answer
 
 
@@ -97,16 +109,31 @@ def completion(body: dict, content: str | None, finish: str = "stop", refusal=No
     _, function = _schema_of(body)
     message = {"role": "assistant", "content": content, "refusal": refusal}
     if function and content is not None:
-        message = {"role": "assistant", "content": None, "tool_calls": [{
-            "id": "call_1", "type": "function",
-            "function": {"name": function, "arguments": content}}]}
+        message = {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": function, "arguments": content},
+                }
+            ],
+        }
         finish = "tool_calls" if finish == "stop" else finish
     prompt_tokens = sum(len(m.get("content") or "") for m in body["messages"]) // 4
-    return {"id": "chatcmpl-sim", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "sim"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content or "") // 4,
-                      "total_tokens": prompt_tokens + len(content or "") // 4}}
+    return {
+        "id": "chatcmpl-sim",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model", "sim"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(content or "") // 4,
+            "total_tokens": prompt_tokens + len(content or "") // 4,
+        },
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -140,8 +167,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.respond(fault, body)
 
     def respond(self, fault: str, body: dict) -> None:
-        errors = {"429": 429, "429-retry-after": 429, "500": 500, "503": 503, "401": 401,
-                  "400": 400}
+        errors = {
+            "429": 429,
+            "429-retry-after": 429,
+            "500": 500,
+            "503": 503,
+            "401": 401,
+            "400": 400,
+        }
         if fault in errors:
             headers = {"Retry-After": "0.05"} if fault == "429-retry-after" else {}
             message = {"429": "Rate limit reached", "401": "Incorrect API key provided"}
@@ -189,8 +222,13 @@ class SimServer:
             if not isinstance(sys.exc_info()[1], ConnectionError):
                 super().handle_error(request, client_address)
 
-    def __init__(self, latency: float = 0.0, script: list[str] | None = None, hang: float = 30.0,
-                 by_text: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        latency: float = 0.0,
+        script: list[str] | None = None,
+        hang: float = 30.0,
+        by_text: dict[str, list[str]] | None = None,
+    ):
         self.latency = latency
         self.script = list(script or [])
         self.by_text = {key: list(faults) for key, faults in (by_text or {}).items()}
