@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.ads import AD_SUFFIXES, TableFields, read_ads
 from pipeline.codebook import Codebook
+from pipeline.codings import read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd import parse, render
 from pipeline.grounding import ground
@@ -113,9 +114,9 @@ def check_drafts(
     stems: dict[str, Path] = {}
     for path in map(Path, paths):
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            results.append(Checked(path, problems=[f"{path}: cannot read: {exc}"]))
+            text = read_markdown_text(path)
+        except InputError as exc:
+            results.append(Checked(path, problems=[str(exc)]))
             continue
         if ads and path.stem not in texts:
             results.append(Checked(path, problems=[f"{path}: no ad {path.stem!r} in {ads}"]))

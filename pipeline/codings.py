@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.goldmd import read_coding_file
-from pipeline.record import Coding
+from pipeline.record import CodedAd, Coding
+from pipeline.store import read_records
 
 RECORDS = "codings.jsonl"
 
@@ -102,3 +103,29 @@ def coding_set_name(path: Path) -> str:
     if path.name == RECORDS:
         return path.parent.name or str(path)
     return path.stem if path.is_file() else path.name
+
+
+def read_coded_leniently(path: Path) -> tuple[list[CodedAd], list[str]]:
+    """The records of a codings.jsonl that `code` wrote, skipping (and listing) a record that
+    does not validate or repeats an ad: for readers that show what they can, like review."""
+    records, problems, seen = [], [], set()
+    for n, record in enumerate(read_records(path), start=1):
+        try:
+            coded = CodedAd.model_validate(record)
+        except ValidationError as exc:
+            problems.append(f"{path}: record {n}: {exc.errors()[0]['msg']}; skipped")
+            continue
+        if coded.ad_id in seen:
+            problems.append(f"{path}: record {n}: ad {coded.ad_id!r} again; skipped")
+            continue
+        seen.add(coded.ad_id)
+        records.append(coded)
+    return records, problems
+
+
+def read_markdown_text(path: Path) -> str:
+    """The text of a Markdown coding; an InputError naming the file when it cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None

@@ -22,14 +22,14 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
-from pydantic import ValidationError
 
 from pipeline.ads import Ad, TableFields, read_ads
 from pipeline.codebook import Codebook
+from pipeline.codings import read_coded_leniently, read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
-from pipeline.record import CodedAd, Coding
+from pipeline.record import Coding
 from pipeline.review_pages import Draft, ad_page, charts, index_row, page_names, run_summary
 from pipeline.store import atomic_write_text, read_records
 
@@ -72,17 +72,9 @@ def _spans_fit(coding: Coding, text: str) -> bool:
 
 def drafts_from_jsonl(path: Path, texts: dict[str, str]) -> tuple[list[Draft], list[str]]:
     """The records of codings.jsonl, re-grounded where the ad text is not the one coded."""
-    drafts, problems, seen = [], [], set()
-    for n, record in enumerate(read_records(path), start=1):
-        try:
-            coding = CodedAd.model_validate(record)
-        except ValidationError as exc:
-            problems.append(f"{path}: record {n}: {exc.errors()[0]['msg']}; skipped")
-            continue
-        if coding.ad_id in seen:
-            problems.append(f"{path}: record {n}: ad {coding.ad_id!r} again; skipped")
-            continue
-        seen.add(coding.ad_id)
+    drafts = []
+    records, problems = read_coded_leniently(path)
+    for coding in records:
         text = texts.get(coding.ad_id)
         if text is not None and not _spans_fit(coding, text):
             problems.append(f"{coding.ad_id}: the ad text is not the one coded; quotes re-grounded")
@@ -98,11 +90,8 @@ def drafts_from_markdown(out: Path, texts: dict[str, str], book: Codebook):
     drafts, problems = [], []
     for path in sorted(Path(out).glob("*.md")):
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_markdown_text(path)
             coding = parse(text, book, path.stem, str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{path}: cannot read: {exc}; skipped")
-            continue
         except InputError as exc:
             problems += [f"{line} ({path.name} skipped)" for line in str(exc).splitlines()]
             continue
