@@ -295,6 +295,7 @@ class BatchRun(Run):
         manifest = super().manifest()
         coder: BatchCoder = self.coder
         discount = float((self.opt.prices or {}).get("batch_discount", 0.5))
+        manifest.pop("cost_usd_system_prompt_cached")  # the batch discount applies instead
         manifest["cost_usd"] = batch_cost(
             self.llm.backend.model,
             self.stats,

@@ -12,6 +12,7 @@ from pathlib import Path
 from pipeline.ads import AdBatch, TableFields, read_ads
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import InputError
+from pipeline.examples import ExamplePool, Ranking
 from pipeline.goldmd import read_coding_file
 
 
@@ -19,18 +20,18 @@ from pipeline.goldmd import read_coding_file
 class Inputs:
     book: Codebook
     batch: AdBatch  # the ads, and the problems worth a warning (batch.problems)
-    examples: list  # (Ad, Coding) pairs for few-shot prompts
+    examples: ExamplePool  # gold codings to choose few-shot examples from, per ad
 
 
-def load_examples(n: int, gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
-    """Up to n (Ad, Coding) pairs from gold codings that have a profile and an ad text."""
+def load_examples(gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
+    """The (Ad, Coding) pairs of gold codings that have a profile and an ad text."""
     pairs = []
     for path in sorted(Path(gold_dir).glob("*.md")):
         coding = read_coding_file(path, codebook)  # a broken gold file stops the run here
         ad_file = Path(ads_dir) / f"{path.stem}.txt"
         if coding.profile and ad_file.exists():
             pairs.append((read_ads([ad_file]).ads[0], coding))
-    return pairs[: n + 1]  # one spare, for when the ad being coded is an example
+    return pairs
 
 
 def read_inputs(
@@ -42,6 +43,8 @@ def read_inputs(
     n_examples: int = 0,
     examples_gold: Path = Path("gold"),
     examples_ads: Path = Path("raw"),
+    examples_by: Ranking = "similar",
+    examples_max_chars: int | None = None,
 ) -> Inputs:
     """Codebook, ads and examples; each problem with the ads is told to `say` (an ad past
     `max_ad_chars` is one), and a batch without any readable ad is refused."""
@@ -57,5 +60,5 @@ def read_inputs(
         say(problem)
     if not batch.ads:
         raise InputError("no readable ads in " + ", ".join(map(str, ads)))
-    examples = load_examples(n_examples, examples_gold, examples_ads, book) if n_examples else []
-    return Inputs(book, batch, examples)
+    pairs = load_examples(examples_gold, examples_ads, book) if n_examples else []
+    return Inputs(book, batch, ExamplePool(pairs, n_examples, examples_by, examples_max_chars))

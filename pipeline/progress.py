@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 stderr = Console(stderr=True)
+CACHED = "cost_usd_system_prompt_cached"
 
 
 @contextlib.contextmanager
@@ -71,9 +72,18 @@ def summary_table(manifest: dict, seconds: float, command: str = "autocode code"
             "estimated cost",
             "unknown (model not in the price table)" if cost is None else f"${cost:.4f}",
         ),
+        *(
+            [("  with the system prompt cached", _dollars(manifest[CACHED]))]
+            if CACHED in manifest
+            else []
+        ),
         ("wall time", f"{seconds:.1f} s"),
         ("status", manifest["status"]),
     ]
     for name, value in rows:
         table.add_row(name, str(value))
     return table
+
+
+def _dollars(cost: float | None) -> str:
+    return "unknown" if cost is None else f"${cost:.4f}"

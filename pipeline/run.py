@@ -20,6 +20,7 @@ from pipeline import __version__
 from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
+from pipeline.examples import ExamplePool
 from pipeline.goldmd import render
 from pipeline.llm import LLM, FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
@@ -40,7 +41,7 @@ class RunOptions:
     limit: int | None = None
     refresh: bool = False
     max_ad_chars: int = 20000
-    examples: list = field(default_factory=list)  # (Ad, Coding) pairs for few-shot
+    examples: ExamplePool = field(default_factory=lambda: ExamplePool([]))
     prices: dict | None = None
 
 
@@ -83,14 +84,17 @@ class Request:
     ad: Ad
     messages: list[dict]
     model_cls: type[BaseModel]
+    example_ids: list[str] = field(default_factory=list)
 
 
 def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Request:
     """The one place a request is built, for the online path and for batch files alike."""
     sent = _prepared(ad, options.max_ad_chars)
-    messages = build_messages(codebook, sent, options.examples)
+    examples = options.examples.choose(ad)
+    messages = build_messages(codebook, sent, examples)
     passages = ad_passages(sent.text) if llm.backend.passage_quotes else None
-    return Request(sent, messages, response_model(codebook, llm.backend.max_items, passages))
+    model_cls = response_model(codebook, llm.backend.max_items, passages)
+    return Request(sent, messages, model_cls, [example.id for example, _ in examples])
 
 
 def record_from_answer(
@@ -98,8 +102,11 @@ def record_from_answer(
 ) -> CodedAd:
     """The coding record of a validated answer: grounded, with dropped quotes listed."""
     coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
+    made = provenance(codebook, llm, prompt_hash(request.messages))
+    if request.example_ids:
+        made["examples"] = request.example_ids
     return CodedAd(
-        **{**dict(coding), "provenance": provenance(codebook, llm, prompt_hash(request.messages))},
+        **{**dict(coding), "provenance": made},
         ungrounded=[Dropped(category=q.category, text=q.text, note=q.note) for q in dropped],
         usage=Usage(**usage),
         attempts=attempts,
@@ -308,12 +315,20 @@ class Run:
         self.finished = now()
         atomic_write_text(self.out / "manifest.json", _json(self.manifest()))
 
+    def system_share(self) -> float | None:
+        """The system prompt's share of a request's characters (the first ad's), an estimate
+        of its share of the prompt tokens."""
+        if not self.ads:
+            return None
+        messages = prepare(self.ads[0], self.book, self.llm, self.opt).messages
+        total = sum(len(str(m["content"])) for m in messages)
+        return len(str(messages[0]["content"])) / total if total else None
+
     def manifest(self) -> dict:
         backend = self.llm.backend
         sample = self.ads[0] if self.ads else None
-        static = (
-            prompt_hash(build_messages(self.book, sample, self.opt.examples)) if sample else None
-        )
+        # the system prompt: what every request starts with (examples are chosen per ad)
+        static = prompt_hash(build_messages(self.book, sample)) if sample else None
         return {
             "tool": "autocode",
             "version": __version__,
@@ -333,7 +348,10 @@ class Run:
                 "limit": self.opt.limit,
                 "refresh": self.opt.refresh,
                 "max_ad_chars": self.opt.max_ad_chars,
-                "examples": len(self.opt.examples),
+                "examples": self.opt.examples.n,
+                "examples_by": self.opt.examples.by,
+                "examples_max_chars": self.opt.examples.max_chars,
+                "example_pool": [ad.id for ad, _ in self.opt.examples.pairs],
                 **self.llm.params,
                 "max_retries": self.llm.max_retries,
             },
@@ -344,10 +362,27 @@ class Run:
                 **self.stats,
             },
             "cost_usd": estimate_cost(backend.model, self.stats, self.opt.prices),
+            "cost_usd_system_prompt_cached": cached_prompt_cost(
+                backend.model, self.stats, self.opt.prices, self.system_share()
+            ),
             "input_problems": self.problems,
             "started": self.started,
             "finished": self.finished,
         }
+
+
+def cached_prompt_cost(
+    model: str, stats: dict, prices: dict | None, system_share: float | None
+) -> float | None:
+    """USD as above, with the system prompt's share of the prompt tokens at the cached-input
+    price: what a provider that caches the shared prefix bills. Examples chosen per ad
+    differ from ad to ad, so they are billed in full like the ad itself."""
+    price = (prices or {}).get("models", {}).get(model)
+    full = estimate_cost(model, stats, prices)
+    if full is None or system_share is None or not price.get("cached_input"):
+        return full
+    saving = stats["prompt_tokens"] * system_share * (price["input"] - price["cached_input"])
+    return round(full - saving / 1e6, 6)
 
 
 def estimate_cost(model: str, stats: dict, prices: dict | None) -> float | None:

@@ -282,6 +282,8 @@ def test_ingest_writes_the_outputs_of_an_online_run(online_and_batch):
     extra = batch["manifest"].pop("batch")
     assert extra["results"] == [str(tmp_path / "results.jsonl")] and extra["reasked"] == 0
     batch_cost, online_cost = batch["manifest"].pop("cost_usd"), online["manifest"].pop("cost_usd")
+    assert online["manifest"].pop("cost_usd_system_prompt_cached") <= online_cost
+    assert "cost_usd_system_prompt_cached" not in batch["manifest"]  # the discount applies
     assert batch["manifest"] == online["manifest"]
     assert batch_cost == pytest.approx(online_cost * 0.5, abs=2e-6) and batch_cost > 0
 

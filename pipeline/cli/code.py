@@ -45,10 +45,9 @@ def env_seconds(name: str, default: float) -> float:
     return seconds
 
 
-def read_run_inputs(
-    ads, codebook_path, id_field, text_fields, max_ad_chars, n_examples, examples_gold, examples_ads
-):
-    """The inputs of `code` and `batch`, with every problem shown as a warning."""
+def read_run_inputs(ads, codebook_path, id_field, text_fields, max_ad_chars, **examples):
+    """The inputs of `code` and `batch`, with every problem shown as a warning; `examples`
+    are the --examples… options."""
     from pipeline.inputs import read_inputs
 
     return read_inputs(
@@ -57,9 +56,7 @@ def read_run_inputs(
         table_fields(id_field, text_fields),
         max_ad_chars,
         lambda problem: say(problem, "yellow"),
-        n_examples,
-        examples_gold,
-        examples_ads,
+        **examples,
     )
 
 

@@ -67,7 +67,21 @@ def coding_options(model_help: str, mode_help: str, max_tokens_help: str):
             type=click.IntRange(0),
             default=0,
             show_default=True,
-            help="Few-shot examples from gold codings (never the ad being coded).",
+            help="Few-shot examples per ad from gold codings (never the ad being coded, "
+            "nor a near-copy of it).",
+        ),
+        click.option(
+            "--examples-by",
+            type=click.Choice(["similar", "first"]),
+            default="similar",
+            show_default=True,
+            help="Which examples: the gold codings whose ads read most like the ad (TF-IDF "
+            "cosine; most similar last), or the first files of --examples-gold.",
+        ),
+        click.option(
+            "--examples-max-chars",
+            type=click.IntRange(1),
+            help="Cap on the examples' ad text, in characters, per request.",
         ),
         click.option(
             "--examples-gold",
