@@ -124,11 +124,11 @@ def load_coding_sets(
     """The coding sets to export: each of `paths`, and each `--coder NAME=PATH`; a set is
     named by --coder, else by the one model that drafted it, else by its folder or file."""
     names = {Path(p).resolve(): name for name, p in named}
-    ordered = list(dict.fromkeys([Path(p).resolve() for p in [*paths, *(p for _, p in named)]]))
+    given = {Path(p).resolve(): Path(p) for p in [*paths, *(p for _, p in named)]}
     sets = []
-    for path in ordered:
+    for resolved, path in given.items():  # a set named twice (as CODINGS and --coder) is one
         codings = load_codings(path, book, prefer_records=True)
-        coder = names.get(path) or model_of(codings) or coding_set_name(path)
+        coder = names.get(resolved) or model_of(codings) or coding_set_name(path)
         sets.append(CodingSet(coder, codings, str(path)))
     check_coders(sets)
     return sets
@@ -245,8 +245,14 @@ class _Builder:
     def selection(self, ad: Ad, user: str, key: tuple, span: tuple[int, int], category: str,
                   name: str, description: str | None) -> tuple:  # fmt: skip
         start, end = (to_offset(ad.text, i, self.offsets) for i in span)
-        sel = node("PlainTextSelection", guid=guid("selection", *key), name=name,
-                   startPosition=str(start), endPosition=str(end), **self.stamp(user))
+        sel = node(
+            "PlainTextSelection",
+            guid=guid("selection", *key),
+            name=name,
+            startPosition=str(start),
+            endPosition=str(end),
+            **self.stamp(user),
+        )
         if description:
             sub(sel, "Description", description)
         coding = sub(sel, "Coding", guid=guid("coding", *key), **self.stamp(user))
@@ -266,8 +272,9 @@ class _Builder:
                 self.summary.not_exported.append((user, ad.id, quote))
                 continue
             key = (user, ad.id, "quote", str(i))
-            into.selections.append(self.selection(
-                ad, user, key, quote.span, quote.category, quote.text, quote.note))
+            into.selections.append(
+                self.selection(ad, user, key, quote.span, quote.category, quote.text, quote.note)
+            )
             self.summary.selections += 1
 
     def tools(self, ad: Ad, user: str, coding: Coding, into: _Source) -> None:
@@ -278,7 +285,8 @@ class _Builder:
             text = entry_text(tool.name, tool.note)
             if span is not None:
                 into.selections.append(
-                    self.selection(ad, user, key, span, tool.category, tool.name, text))
+                    self.selection(ad, user, key, span, tool.category, tool.name, text)
+                )
                 self.summary.tool_selections += 1
                 continue
             code = node("Coding", guid=guid("coding", *key), **self.stamp(user))
@@ -298,7 +306,7 @@ class _Builder:
         text = note_text(coding.reasoning, review_notes(coding))
         if text:
             key = (user, ad.id, "reasoning")
-            into.note_refs.append(self.note(key, user, f"Reasoning, {user}", text))
+            into.note_refs.append(self.note(key, user, f"Reasoning: {ad.id} ({user})", text))
 
 
 def review_notes(coding: Coding) -> list[str]:
@@ -353,8 +361,16 @@ def _coder_line(cset: CodingSet) -> str:
     """One coding set's provenance: where it came from and how its drafts were made."""
     keys = ("model", "backend", "prompt_sha256", "codebook_version", "codebook_sha256",
             "autocode_version")  # fmt: skip
-    found = {k: sorted({str(c.provenance[k]) for c in cset.codings
-                        if c.provenance and c.provenance.get(k) is not None}) for k in keys}
+    found = {
+        k: sorted(
+            {
+                str(c.provenance[k])
+                for c in cset.codings
+                if c.provenance and c.provenance.get(k) is not None
+            }
+        )
+        for k in keys
+    }
     made = "; ".join(f"{k} {', '.join(v)}" for k, v in found.items() if v) or "hand-coded"
     return f"- {cset.coder}: {len(cset.codings)} ads from {cset.path}; {made}"
 
