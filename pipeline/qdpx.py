@@ -191,7 +191,8 @@ def variables_element(sets: list[CodingSet], book: Codebook) -> ET.Element:
 
 @dataclass
 class Summary:
-    """What an export holds, and the quotes it left out because they are not in the ad."""
+    """What an export holds; the quotes it left out (not in their ad), and the codings (their
+    ad was not given)."""
 
     sources: int = 0
     codes: int = 0
@@ -200,6 +201,7 @@ class Summary:
     tool_selections: int = 0
     source_codings: int = 0
     not_exported: list[tuple[str, str, Quote]] = field(default_factory=list)
+    without_ad: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -393,12 +395,12 @@ def _entries_by_ad(sets: list[CodingSet]) -> dict[str, list[tuple[str, Coding]]]
     return by_ad
 
 
-def _missing_ads(sets: list[CodingSet], ads: dict[str, Ad]) -> None:
-    for cset in sets:
-        missing = [c.ad_id for c in cset.codings if c.ad_id not in ads]
-        if missing:
-            shown = ", ".join(repr(m) for m in missing[:5]) + (" …" if len(missing) > 5 else "")
-            raise InputError(f"{cset.path}: {len(missing)} coded ad(s) not in --ads: {shown}")
+def _without_ad(sets: list[CodingSet], ads: dict[str, Ad]) -> list[tuple[str, str]]:
+    """(coder, ad id) of each coding whose ad is not among the ads: it cannot be placed."""
+    missing = [(cset.coder, c.ad_id) for cset in sets for c in cset.codings if c.ad_id not in ads]
+    if missing and len(missing) == sum(len(cset.codings) for cset in sets):
+        raise InputError(f"none of the {len(missing)} coded ads is among the ads given")
+    return missing
 
 
 @dataclass
@@ -417,7 +419,6 @@ def build_project(
     if offsets not in OFFSETS:
         raise ValueError(f"offsets must be one of {OFFSETS}, not {offsets!r}")
     check_coders(sets)
-    _missing_ads(sets, ads)
     builder = _Builder(book, offsets, created, several=len(sets) > 1)
     by_ad = _entries_by_ad(sets)
     project = node("Project", name=f"autocode: {book.name}", origin=f"autocode {__version__}",
@@ -441,6 +442,7 @@ def build_project(
     summary = builder.summary
     summary.sources, summary.users = len(texts), len(sets)
     summary.codes = len(book.categories)
+    summary.without_ad = _without_ad(sets, ads)
     return Export(project, texts, summary)
 
 

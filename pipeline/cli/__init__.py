@@ -39,10 +39,12 @@ def main() -> None:
 
 
 def _register() -> None:
-    from pipeline.cli import accept, batch, code, evaluate, parse, review
+    from pipeline.cli import accept, batch, code, evaluate, parse, qdpx, review
 
     for module in (parse, code, evaluate, batch, review, accept):
         main.add_command(module.command)
+    for command in qdpx.commands:
+        main.add_command(command)
 
 
 _register()
