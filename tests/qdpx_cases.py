@@ -10,7 +10,8 @@ from pipeline.ads import Ad, read_ads
 from pipeline.codebook import Codebook
 from pipeline.codings import load_codings
 from pipeline.qdpx import CodingSet, build_project, write_qdpx
-from pipeline.qdpx_read import import_codings, read_qdpx
+from pipeline.qdpx_import import import_codings
+from pipeline.qdpx_read import read_qdpx
 from pipeline.record import Coding
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ This document contains the manual coding for the "Data Engineer (m/v/x) 🚀" po
 - **1.A.1. Software Development & Integration:**
   - "Je werkt samen met het ML-team aan de ideeën voor één centraal featureplatform 🤖"
 - **1.B.3. Data Engineering & Management:**
-  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache Airflow." (You build and maintain reliable data pipelines.)
+  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache Airflow." (pipelines)
   - "Je werkt samen met het ML-team aan de ideeën voor één centraal featureplatform 🤖"
 - **1.C.1. Business Understanding & Strategy:**
   - "...je vertaalt de wensen van de business naar technische oplossingen..."

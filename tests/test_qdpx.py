@@ -23,8 +23,10 @@ from qdpx_cases import (
 
 from pipeline.evaluate import evaluate
 from pipeline.grounding import ground
-from pipeline.qdpx import CodingSet, build_project, qdpx_bytes, tool_span
-from pipeline.qdpx_read import import_codings, read_qdpx
+from pipeline.qdpx import CodingSet, build_project, model_of, qdpx_bytes
+from pipeline.qdpx_import import import_codings
+from pipeline.qdpx_read import read_qdpx
+from pipeline.qdpx_source import tool_span
 from tests.servers.simserver import SimServer
 
 CASES = ["project-gold", "dev-gold", "draft-run", "dutch"]
@@ -36,8 +38,9 @@ def draft_run(tmp_path_factory) -> Path:
     not in it, so its record lists an ungrounded quote (a review note)."""
     work = tmp_path_factory.mktemp("drafts")
     with SimServer(by_text={"101_lumenpath_genai": ["ungrounded"]}) as server:
-        result = run_code(work, server.url, REPO / "raw", "--model", "sim-model",
-                          "--max-retries", 0)  # fmt: skip
+        result = run_code(
+            work, server.url, REPO / "raw", "--model", "sim-model", "--max-retries", 0
+        )
     assert result.returncode == 0, result.stderr
     return result.out
 
@@ -72,8 +75,9 @@ def schema():
 
 @pytest.mark.parametrize("offsets", ["codepoints", "utf16"])
 @pytest.mark.parametrize("name", CASES)
-def test_export_validates_against_the_refi_qda_schema(cases, name, offsets, schema, codebook,
-                                                     tmp_path):  # fmt: skip
+def test_export_validates_against_the_refi_qda_schema(
+    cases, name, offsets, schema, codebook, tmp_path
+):
     case = get_case(cases, name)
     export_case(case, codebook, tmp_path / "p.qdpx", offsets)
     with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
@@ -104,8 +108,9 @@ def _selection_texts(project, extract: Path) -> Counter:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_an_independent_reader_finds_every_source_code_and_selection(cases, name, codebook,
-                                                                    tmp_path):  # fmt: skip
+def test_an_independent_reader_finds_every_source_code_and_selection(
+    cases, name, codebook, tmp_path
+):
     pyrefiqda = pytest.importorskip("pyrefiqda")
     case = get_case(cases, name)
     export = export_case(case, codebook, tmp_path / "p.qdpx")
@@ -127,8 +132,11 @@ def test_an_independent_reader_finds_every_source_code_and_selection(cases, name
                 cat = codebook.categories[quote.category]
                 expected[(coding.ad_id, f"{cat.id} {cat.name}", text[slice(*quote.span)])] += 1
                 assert quote.grounding != "exact" or text[slice(*quote.span)] == quote.text
-    quote_codes = {f"{c.id} {c.name}" for c in codebook.categories.values()
-                   if codebook.part_of[c.id].kind == "quotes"}  # fmt: skip
+    quote_codes = {
+        f"{c.id} {c.name}"
+        for c in codebook.categories.values()
+        if codebook.part_of[c.id].kind == "quotes"
+    }
     assert Counter({k: n for k, n in selections.items() if k[1] in quote_codes}) == expected
 
 
@@ -146,9 +154,11 @@ def test_round_trip_agrees_perfectly(cases, name, offsets, codebook, tmp_path):
     for original, back in zip(case.codings, imported, strict=True):
         assert (back.profile, back.reasoning) == (original.profile, original.reasoning)
         assert {(q.category, q.text, q.note) for q in back.quotes} == {
-            (q.category, q.text, q.note) for q in original.quotes}
+            (q.category, q.text, q.note) for q in original.quotes
+        }
         assert {(t.category, t.name, t.note) for t in back.tools} == {
-            (t.category, t.name, t.note) for t in original.tools}
+            (t.category, t.name, t.note) for t in original.tools
+        }
 
 
 def test_positions_count_code_points_or_utf16_units(cases, codebook, tmp_path):
@@ -173,7 +183,8 @@ def test_a_tool_the_ad_does_not_name_is_coded_on_the_whole_source(cases, codeboo
     note_guid = coding.find("{urn:QDA-XML:project:1.0}NoteRef").get("targetGUID")
     note = export.project.find(f".//{{urn:QDA-XML:project:1.0}}Note[@guid='{note_guid}']")
     assert note.findtext("{urn:QDA-XML:project:1.0}PlainTextContent") == (
-        "GenAI models\ngeneric, not named in the ad")
+        "GenAI models\ngeneric, not named in the ad"
+    )
 
 
 @pytest.mark.parametrize(
@@ -194,8 +205,6 @@ def test_tool_span_is_the_first_whole_word_occurrence(name, text, span):
 
 def test_draft_run_review_notes_and_model_reach_the_project(cases, codebook, tmp_path):
     case = cases["draft-run"]
-    from pipeline.qdpx import model_of
-
     sets = [CodingSet(model_of(case.codings) or "?", case.codings, "drafts")]
     export = export_case(case, codebook, tmp_path / "p.qdpx", sets=sets)
     ns = "{urn:QDA-XML:project:1.0}"
@@ -212,10 +221,12 @@ def test_quotes_not_in_the_ad_are_counted_not_exported(cases, codebook):
     case = cases["dutch"]
     coding = case.codings[0].model_copy(deep=True)
     coding.quotes.append(coding.quotes[0].model_copy(update={"text": "Wij bieden een lease-auto"}))
-    export = build_project([CodingSet("c", [coding], "x")], case.ads, codebook, "codepoints",
-                           CREATED)  # fmt: skip
+    export = build_project(
+        [CodingSet("c", [coding], "x")], case.ads, codebook, "codepoints", CREATED
+    )
     assert [(u, a, q.text) for u, a, q in export.summary.not_exported] == [
-        ("c", "900_cafe_brule", "Wij bieden een lease-auto")]
+        ("c", "900_cafe_brule", "Wij bieden een lease-auto")
+    ]
     assert export.summary.selections == len(coding.quotes) - 1
 
 

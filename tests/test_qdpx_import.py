@@ -12,13 +12,14 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import LATER_CODEBOOK
 from qdpx_cases import REPO, case_from, defined_figures, dutch_case, export_case
 
 from pipeline.codings import load_markdown_dir
 from pipeline.errors import InputError
-from pipeline.qdpx import CodingSet, guid
-from pipeline.qdpx_read import import_codings, read_qdpx
+from pipeline.qdpx import CodingSet
+from pipeline.qdpx_format import guid
+from pipeline.qdpx_import import import_codings
+from pipeline.qdpx_read import read_qdpx
 from pipeline.record import Coding, Quote, Tool
 
 NS = "{urn:QDA-XML:project:1.0}"
@@ -57,12 +58,18 @@ def test_hand_edited_export_yields_exactly_the_edits(gold_case, codebook, tmp_pa
 
     def edit(root):
         source = source_of(root, ad.id)
-        victim = next(s for s in source.iter(f"{NS}PlainTextSelection")
-                      if s.get("name") == removed.text)  # fmt: skip
+        victim = next(
+            s for s in source.iter(f"{NS}PlainTextSelection") if s.get("name") == removed.text
+        )
         source.remove(victim)
-        sel = ET.Element(f"{NS}PlainTextSelection", guid=guid("new"), name="x",
-                         startPosition=str(start), endPosition=str(start + len(added_text)),
-                         creatingUser=user)  # fmt: skip
+        sel = ET.Element(
+            f"{NS}PlainTextSelection",
+            guid=guid("new"),
+            name="x",
+            startPosition=str(start),
+            endPosition=str(start + len(added_text)),
+            creatingUser=user,
+        )
         coding = ET.SubElement(sel, f"{NS}Coding", guid=guid("new coding"), creatingUser=user)
         ET.SubElement(coding, f"{NS}CodeRef", targetGUID=guid("code", "3.5"))
         source.insert(1, sel)
@@ -80,8 +87,11 @@ def test_hand_edited_export_yields_exactly_the_edits(gold_case, codebook, tmp_pa
 
 
 def _entries(coding: Coding):
-    return (coding.profile, {(q.category, q.text) for q in coding.quotes},
-            {(t.category, t.name) for t in coding.tools})  # fmt: skip
+    return (
+        coding.profile,
+        {(q.category, q.text) for q in coding.quotes},
+        {(t.category, t.name) for t in coding.tools},
+    )
 
 
 def test_a_moved_selection_gives_the_text_now_selected(gold_case, codebook, tmp_path):
@@ -91,8 +101,11 @@ def test_a_moved_selection_gives_the_text_now_selected(gold_case, codebook, tmp_
     quote = "Write and iterate on prompts"
 
     def shorten(root):
-        sel = next(s for s in source_of(root, ad.id).iter(f"{NS}PlainTextSelection")
-                   if s.get("name") == quote)  # fmt: skip
+        sel = next(
+            s
+            for s in source_of(root, ad.id).iter(f"{NS}PlainTextSelection")
+            if s.get("name") == quote
+        )
         sel.set("endPosition", str(int(sel.get("startPosition")) + len("Write and iterate")))
 
     edit_project(path, shorten)
@@ -104,8 +117,9 @@ def test_a_moved_selection_gives_the_text_now_selected(gold_case, codebook, tmp_
 @pytest.fixture
 def two_coders(gold_case, codebook, tmp_path):
     """The project's gold as two coders: `anna` as is, `model` without tools."""
-    bare = [c.model_copy(update={"tools": [], "profile": "Not Relevant"})
-            for c in gold_case.codings]  # fmt: skip
+    bare = [
+        c.model_copy(update={"tools": [], "profile": "Not Relevant"}) for c in gold_case.codings
+    ]
     sets = [CodingSet("anna", gold_case.codings, "gold"), CodingSet("model", bare, "x")]
     export_case(gold_case, codebook, tmp_path / "two.qdpx", sets=sets)
     return read_qdpx(tmp_path / "two.qdpx")
@@ -157,12 +171,18 @@ def test_an_unknown_code_is_named_or_skipped(gold_case, codebook, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda r: next(r.iter(f"{NS}PlainTextSelection")).set("endPosition", "99999"),
-         "is not a passage of the source"),
-        (lambda r: next(r.iter(f"{NS}TextValue")).__setattr__("text", "Astronaut"),
-         "profile 'Astronaut' is not in the codebook"),
-        (lambda r: next(r.iter(f"{NS}TextSource")).set("name", "../escape"),
-         "cannot name a gold file"),
+        (
+            lambda r: next(r.iter(f"{NS}PlainTextSelection")).set("endPosition", "99999"),
+            "is not a passage of the source",
+        ),
+        (
+            lambda r: next(r.iter(f"{NS}TextValue")).__setattr__("text", "Astronaut"),
+            "profile 'Astronaut' is not in the codebook",
+        ),
+        (
+            lambda r: next(r.iter(f"{NS}TextSource")).set("name", "../escape"),
+            "cannot name a gold file",
+        ),
     ],
     ids=["selection-out-of-range", "unknown-profile", "bad-source-name"],
 )
@@ -177,10 +197,13 @@ def test_bad_content_is_reported_with_the_file(gold_case, codebook, tmp_path, ed
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [(b"not a zip", "not a .qdpx file"), (None, "no project .qde file"),
-     (b"<Project", "not well-formed")],
+    [
+        (b"not a zip", "not a .qdpx file"),
+        (None, "no project .qde file"),
+        (b"<Project", "not well-formed"),
+    ],
     ids=["not-zip", "no-qde", "broken-xml"],
-)  # fmt: skip
+)
 def test_unreadable_files_are_reported(tmp_path, content, message):
     path = tmp_path / "bad.qdpx"
     if content == b"not a zip":
@@ -198,12 +221,19 @@ def test_another_codebook_round_trips(later_codebook, tmp_path):
     quote_ids = later_codebook.ids_of_kind("quotes")
     tool_ids = later_codebook.ids_of_kind("tools")
     ad_text = "We build search services in Rust.\nYou mentor junior colleagues.\n"
-    coding = Coding(ad_id="1", profile=later_codebook.profile_names[-1], reasoning="Why.",
-                    quotes=[Quote(category=quote_ids[0], text="We build search services"),
-                            Quote(category=quote_ids[-1], text="mentor junior colleagues")],
-                    tools=[Tool(category=tool_ids[0], name="Rust")])  # fmt: skip
-    from pipeline.ads import Ad
+    coding = Coding(
+        ad_id="1",
+        profile=later_codebook.profile_names[-1],
+        reasoning="Why.",
+        quotes=[
+            Quote(category=quote_ids[0], text="We build search services"),
+            Quote(category=quote_ids[-1], text="mentor junior colleagues"),
+        ],
+        tools=[Tool(category=tool_ids[0], name="Rust")],
+    )
     from qdpx_cases import Case
+
+    from pipeline.ads import Ad
 
     case = Case("later", [coding], {"1": Ad("1", ad_text, "1.txt")})
     export_case(case, later_codebook, tmp_path / "p.qdpx")
@@ -223,22 +253,40 @@ def test_commands_round_trip_to_a_perfect_eval(codebook, tmp_path, offsets):
     for stem in ("101_lumenpath_genai", "105_copperleaf_marketing"):
         (tmp_path / "ads" / f"{stem}.txt").write_bytes((REPO / "raw" / f"{stem}.txt").read_bytes())
         (tmp_path / "gold" / f"{stem}.md").write_bytes((REPO / "gold" / f"{stem}.md").read_bytes())
-    done = autocode("export", "gold", "--ads", "ads", "--qdpx", "p.qdpx", "--offsets", offsets,
-                    cwd=tmp_path)  # fmt: skip
+    done = autocode(
+        "export", "gold", "--ads", "ads", "--qdpx", "p.qdpx", "--offsets", offsets, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "3 sources, 20 codes, 1 coder(s)" in done.stderr
     done = autocode("import", "p.qdpx", "--out", "back", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert load_markdown_dir(tmp_path / "back", codebook)  # the gold format parses
-    done = autocode("eval", "--gold", "gold", "--pred", "back", "--ads", "ads", "--json",
-                    "eval.json", cwd=tmp_path)  # fmt: skip
+    done = autocode(
+        "eval",
+        "--gold",
+        "gold",
+        "--pred",
+        "back",
+        "--ads",
+        "ads",
+        "--json",
+        "eval.json",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
     figures = defined_figures(report)
     assert len(report["ads"]["paired"]) == 3
     assert figures and {k: v for k, v in figures.items() if v != 1.0} == {}
-    done = autocode("accept", *sorted((tmp_path / "back").glob("*.md")), "--gold", "accepted",
-                    "--ads", "ads", cwd=tmp_path)  # fmt: skip
+    done = autocode(
+        "accept",
+        *sorted((tmp_path / "back").glob("*.md")),
+        "--gold",
+        "accepted",
+        "--ads",
+        "ads",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -250,13 +298,19 @@ def test_commands_report_bad_input_without_a_traceback(tmp_path):
             (tmp_path / copy / "gold" / md.name).write_bytes(md.read_bytes())
     runs = [
         (("import", "bad.qdpx", "--out", "o"), "bad.qdpx: not a .qdpx file"),
-        (("export", "a/gold", "b/gold", "--ads", REPO / "raw", "--qdpx", "p.qdpx"),
-         "coder name 'gold' is also the name of a/gold; name each set with --coder NAME=PATH"),
-        (("export", "--coder", "anna", "--ads", REPO / "raw", "--qdpx", "p.qdpx"),
-         "'anna' is not NAME=PATH"),
-        (("export", "a/gold", "--ads", tmp_path / "a", "--qdpx", "p.qdpx"),
-         "none of the 5 coded ads is among the ads given"),
-    ]  # fmt: skip
+        (
+            ("export", "a/gold", "b/gold", "--ads", REPO / "raw", "--qdpx", "p.qdpx"),
+            "coder name 'gold' is also the name of a/gold; name each set with --coder NAME=PATH",
+        ),
+        (
+            ("export", "--coder", "anna", "--ads", REPO / "raw", "--qdpx", "p.qdpx"),
+            "'anna' is not NAME=PATH",
+        ),
+        (
+            ("export", "a/gold", "--ads", tmp_path / "a", "--qdpx", "p.qdpx"),
+            "none of the 5 coded ads is among the ads given",
+        ),
+    ]
     for args, message in runs:
         done = autocode(*args, cwd=tmp_path)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)

@@ -108,8 +108,9 @@ def _print_summary(path: Path, summary) -> None:
 
 
 @click.command("import")
-@click.argument("qdpx_path", metavar="FILE.qdpx", type=click.Path(exists=True, dir_okay=False,
-                                                                   path_type=Path))  # fmt: skip
+@click.argument(
+    "qdpx_path", metavar="FILE.qdpx", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--out", required=True, type=Folder, help="Folder for one gold <id>.md per source.")
 @click.option(
     "--coder",
@@ -151,7 +152,8 @@ def import_command(
       autocode eval --gold gold/ --pred drafts/ --ads raw/
     """
     from pipeline.codebook import load_codebook
-    from pipeline.qdpx_read import import_codings, read_qdpx, write_gold_files
+    from pipeline.qdpx_import import import_codings, write_gold_files
+    from pipeline.qdpx_read import read_qdpx
 
     book = load_codebook(codebook_path)
     imported = import_codings(read_qdpx(qdpx_path), book, list(coders), offsets, skip_unknown)
