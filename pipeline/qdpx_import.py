@@ -1,5 +1,20 @@
-"""REFI-QDA import, source by source: the chosen coders' selections, codings, profile and
-note of each text source as a coding record (the rules are in pipeline/qdpx_read.py)."""
+"""REFI-QDA import: a `.qdpx` project (from autocode, or from a QDA tool after correction)
+back to coding records, one per text source, for one coder or several.
+
+- A code maps to a category by the id its name starts with (`<id> <name>`), else
+  by its name (any case); a coding of any other code is an error naming
+  the code, or is skipped with a warning when `skip_unknown`.
+- A selection coded with a quote category is a quote: the text at its span in the source
+  (its `name` instead when the name is found at exactly that span: the coder's wording as
+  exported, `...` and all); its Description is the quote's note.
+- A selection coded with a tool category is a tool named by its Description's first line
+  (the second is the note), else by the text at its span; a coding of a whole source names
+  its tool in the note it refers to.
+- The profile is the source's value of "Profile (CODER)", else of "Profile"; the reasoning
+  is the note the source refers to, without its autocode review notes.
+- An entry belongs to the user who created its coding (else its selection); with one user
+  (or none) in the file everything is read.
+"""
 
 from __future__ import annotations
 

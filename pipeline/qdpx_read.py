@@ -1,20 +1,5 @@
-"""REFI-QDA import: a `.qdpx` project (from autocode, or from a QDA tool after correction)
-back to coding records, one per text source, for one coder or several.
-
-- A code maps to a category by the id its name starts with (`1.A.2 Operations …`), else
-  by its name (`Operations …`, any case); a coding of any other code is an error naming
-  the code, or is skipped with a warning when `skip_unknown`.
-- A selection coded with a quote category is a quote: the text at its span in the source
-  (its `name` instead when the name is found at exactly that span: the coder's wording as
-  exported, `...` and all); its Description is the quote's note.
-- A selection coded with a tool category is a tool named by its Description's first line
-  (the second is the note), else by the text at its span; a coding of a whole source names
-  its tool in the note it refers to.
-- The profile is the source's value of "Profile (CODER)", else of "Profile"; the reasoning
-  is the note the source refers to, without its autocode review notes.
-- An entry belongs to the user who created its coding (else its selection); with one user
-  (or none) in the file everything is read.
-"""
+"""Reading a `.qdpx` file: its project XML, the text of every source and note, and the
+users, codes, variables and notes by GUID; which users an import reads."""
 
 from __future__ import annotations
 

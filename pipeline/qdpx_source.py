@@ -39,7 +39,7 @@ class Summary:
 
 @dataclass
 class _Source:
-    """What one coder put on one source, collected before the XML is written."""
+    """What the coders put on one source, collected before the XML is written."""
 
     selections: list[tuple[tuple[int, int], int, ET.Element]] = field(default_factory=list)
     codings: list[ET.Element] = field(default_factory=list)
@@ -66,7 +66,7 @@ def tool_span(name: str, ad_text: str, folded=None) -> tuple[int, int] | None:
 
 
 class Builder:
-    """Builds the project of one export: the Notes list and each source's entries."""
+    """Builds each source's entries for one export, and the Notes they refer to."""
 
     def __init__(self, book: Codebook, offsets: str, created: str, several: bool):
         self.book, self.offsets, self.created, self.several = book, offsets, created, several
@@ -110,7 +110,7 @@ class Builder:
         return note_guid
 
     def quotes(self, ad: Ad, user: str, coding: Coding, into: _Source) -> None:
-        for i, quote in enumerate(ground(coding, ad.text).quotes):
+        for i, quote in enumerate(coding.quotes):
             if quote.span is None:
                 self.summary.not_exported.append((user, ad.id, quote))
                 continue
@@ -194,6 +194,7 @@ def source_element(ad: Ad, entries: list[tuple[str, Coding]], builder: Builder) 
     sub(source, "Description", source_description(ad, [c for _, c in entries]))
     collected = _Source()
     for user, coding in entries:
+        coding = ground(coding, ad.text)  # spans in this text, whatever the set recorded
         builder.quotes(ad, user, coding, collected)
         builder.tools(ad, user, coding, collected)
         builder.remarks(ad, user, coding, collected)
