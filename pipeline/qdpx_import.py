@@ -79,7 +79,7 @@ class _Reader:
         self,
         project: Project,
         book: Codebook,
-        users: set[str] | None,
+        users: list[str] | None,
         offsets: str,
         skip_unknown: bool,
     ):
@@ -174,7 +174,7 @@ class _Reader:
         if self.users is None:
             extra = [n for n in self.idx.variables.values() if n.startswith(f"{PROFILE} (")]
             return [PROFILE, *sorted(extra)]
-        names = [self.idx.users[g] for g in sorted(self.users)]
+        names = [self.idx.users[g] for g in self.users]
         return [profile_variable(n, several=True) for n in names] + [PROFILE]
 
     def profile(self, source: ET.Element, where: str) -> str | None:
@@ -195,12 +195,18 @@ class _Reader:
         return profile
 
     def reasoning(self, source: ET.Element) -> str | None:
+        """The note attached to the source, of the first chosen user that has one."""
+        found: dict[str | None, str] = {}
         for ref in children(source, "NoteRef"):
             note = self.idx.notes.get(norm_guid(ref.get("targetGUID")) or "")
             text = self.note_text(ref.get("targetGUID"))
             if note is not None and text and self.owned(note):
-                return one_line(text.split(REVIEW_HEADING)[0]) or None
-        return None
+                found.setdefault(norm_guid(note.get("creatingUser")), text)
+        order = [*(self.users or []), *found]
+        text = next((found[user] for user in order if user in found), None)
+        if text is None:
+            return None
+        return one_line(text.split(REVIEW_HEADING)[0]) or None
 
     def source(self, source: ET.Element) -> Coding | None:
         """The chosen users' coding of one source; None when nothing in it is theirs."""

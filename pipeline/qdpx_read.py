@@ -128,8 +128,9 @@ def index(root: ET.Element, book: Codebook) -> Index:
     )
 
 
-def choose_users(idx: Index, wanted: list[str], path: str) -> set[str] | None:
-    """The guids of the chosen users; None reads everything (one user, or none, in the file)."""
+def choose_users(idx: Index, wanted: list[str], path: str) -> list[str] | None:
+    """The guids of the chosen users, in the order named; None reads everything (one user,
+    or none, in the file)."""
     if not wanted:
         if len(idx.users) <= 1:
             return None
@@ -137,7 +138,7 @@ def choose_users(idx: Index, wanted: list[str], path: str) -> set[str] | None:
         raise InputError(
             f"{path}: {len(idx.users)} coders in this file ({names}); choose one with --coder NAME"
         )
-    chosen = set()
+    chosen: list[str] = []
     for name in wanted:
         hits = [g for g, n in idx.users.items() if n == name] or [
             g for g, n in idx.users.items() if n.casefold() == name.casefold()
@@ -145,7 +146,7 @@ def choose_users(idx: Index, wanted: list[str], path: str) -> set[str] | None:
         if not hits:
             names = ", ".join(sorted(idx.users.values())) or "none"
             raise InputError(f"{path}: no coder {name!r} in this file (coders: {names})")
-        chosen.update(hits)
+        chosen += [g for g in hits if g not in chosen]
     return chosen
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
-from qdpx_cases import REPO, case_from, defined_figures, dutch_case, export_case
+from qdpx_cases import REPO, SCHEMA, case_from, defined_figures, dutch_case, export_case
 
 from pipeline.codings import load_markdown_dir
 from pipeline.errors import InputError
@@ -138,6 +138,28 @@ def test_each_coder_reads_back_their_own_codings(two_coders, gold_case, codebook
     assert [_entries(c) for c in anna] == [_entries(c) for c in gold_case.codings]
     assert all(c.tools == [] and c.profile == "Not Relevant" for c in model)
     assert [c.reasoning for c in model] == [c.reasoning for c in gold_case.codings]
+
+
+def test_several_coders_merge_in_the_order_named(two_coders, gold_case, codebook):
+    """The model's untouched codings plus the corrector's: entries merge, and the profile
+    and reasoning are those of the first coder named that has one."""
+    for order, profile in ((["model", "anna"], "Not Relevant"), (["anna", "model"], None)):
+        merged = import_codings(two_coders, codebook, order).codings
+        for back, original in zip(merged, gold_case.codings, strict=True):
+            assert _entries(back)[1:] == _entries(original)[1:]
+            assert back.profile == (profile or original.profile)
+
+
+def test_several_coders_make_a_valid_project(gold_case, codebook, tmp_path):
+    xmlschema = pytest.importorskip("xmlschema")
+    if not SCHEMA.exists():
+        pytest.skip(f"REFI-QDA schema not found at {SCHEMA} (shared data, not in the repo)")
+    sets = [CodingSet("anna", gold_case.codings, "gold"), CodingSet("bob", gold_case.codings, "x")]
+    export = export_case(gold_case, codebook, tmp_path / "p.qdpx", "utf16", sets=sets)
+    with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
+        xmlschema.XMLSchema(str(SCHEMA)).validate(archive.read("project.qde").decode("utf-8"))
+    names = [v.get("name") for v in export.project.iter(f"{NS}Variable")]
+    assert names == ["Profile (anna)", "Profile (bob)"]
 
 
 @pytest.mark.parametrize(
