@@ -39,12 +39,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from pipeline.cli import accept, batch, code, evaluate, parse, qdpx, review
+    from pipeline.cli import accept, batch, code, evaluate, export, import_qdpx, parse, review
 
-    for module in (parse, code, evaluate, batch, review, accept):
+    for module in (parse, code, evaluate, batch, review, accept, export, import_qdpx):
         main.add_command(module.command)
-    for command in qdpx.commands:
-        main.add_command(command)
 
 
 _register()
