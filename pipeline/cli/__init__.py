@@ -39,9 +39,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from pipeline.cli import accept, batch, code, evaluate, parse, review
+    from pipeline.cli import accept, batch, code, evaluate, export, import_qdpx, parse, review
 
-    for module in (parse, code, evaluate, batch, review, accept):
+    for module in (parse, code, evaluate, batch, review, accept, export, import_qdpx):
         main.add_command(module.command)
 
 
