@@ -36,6 +36,8 @@ class Category(Strict):
     include: str = Field(min_length=1)
     exclude: str = Field(min_length=1)
     examples: list[str] = Field(min_length=1)
+    # the coders' conventions for this category (quote length, what not to code here)
+    coder_notes: str | None = Field(default=None, min_length=1)
 
 
 class Group(Strict):
@@ -71,6 +73,8 @@ class Codebook(Strict):
     name: str = Field(min_length=1)
     version: str = Field(min_length=1)
     instructions: str = ""
+    # how the coders cut a quote out of the ad, for every quote category
+    quote_style: str | None = Field(default=None, min_length=1)
     profiles: list[Profile] = Field(min_length=1)
     parts: list[Part] = Field(min_length=1)
     sha256: str = Field(default="", exclude=True)

@@ -355,6 +355,8 @@ def evaluate(
     ad_texts: Mapping[str, str] | None = None,
 ) -> dict:
     """The full agreement report (the `--json` structure) of `pred` against `gold`."""
+    from pipeline.calibration import calibration  # it builds on this module's matching
+
     pairing = pair_codings(gold, pred)
     pairs = pairing.paired
     texts = ad_texts or {}
@@ -373,6 +375,7 @@ def evaluate(
         "per_ad": [
             _per_ad(g, p, m, order) for (g, p), m in zip(pairs, matches[REVIEW_MODE], strict=True)
         ],
+        "calibration": calibration(pairs, matches["partial"], book),
     }
 
 

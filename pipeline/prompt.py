@@ -112,6 +112,7 @@ def _build_response_model(
     tool_ids: Any = Literal[tuple(codebook.ids_of_kind("tools"))]
     profiles: Any = Literal[tuple(codebook.profile_names)]
     text_type: Any = Literal[passages] if passages else str
+    optional_text: Any = str | None
     quote: Any = create_model(
         "QuoteAnswer",
         category=(quote_ids, Field(description="Codebook category id")),
@@ -120,7 +121,7 @@ def _build_response_model(
             Field(min_length=1, description="Verbatim passage"),
         ),
         translation=(
-            str | None,
+            optional_text,
             Field(default=None, description="English translation if not English"),
         ),
     )

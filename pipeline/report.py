@@ -10,6 +10,7 @@ import json
 import re
 from pathlib import Path
 
+from pipeline.calibration import calibration_markdown
 from pipeline.codebook import Codebook
 from pipeline.codings import load_codings, load_markdown_dir
 from pipeline.errors import InputError
@@ -262,6 +263,7 @@ def markdown_report(report: dict) -> str:
         ]
         lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         lines.append("")
+    lines += calibration_markdown(report["calibration"])
     lines += ["## Disagreements per ad (partial matching)", ""]
     for ad in report["per_ad"]:
         lines += _md_ad_detail(ad)

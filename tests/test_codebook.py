@@ -232,6 +232,16 @@ MALFORMED = [
         ["parts[1].id", "string"],
         id="unquoted-numeric-id",
     ),
+    pytest.param(
+        TINY.replace("examples: [do one]", 'examples: [do one]\n        coder_notes: ""'),
+        ["parts[0].categories[0].coder_notes", "at least 1"],
+        id="empty-coder-notes",
+    ),
+    pytest.param(
+        TINY.replace('version: "1"', 'version: "1"\nquote_style: [short]'),
+        ["quote_style", "string"],
+        id="quote-style-not-text",
+    ),
     pytest.param("- just\n- a list\n", ["mapping"], id="not-a-mapping"),
     pytest.param("", ["mapping"], id="empty-file"),
 ]
@@ -320,3 +330,21 @@ def test_cli_bad_codebook_in_a_real_process(bad_codebook, some_gold):
     assert proc.stderr.strip() == (
         f"autocode: {bad_codebook}: (top level): duplicate category id 'T1'"
     )
+
+
+def test_coders_conventions_reach_the_prompt(codebook, later_codebook):
+    from pipeline.prompt import system_prompt
+
+    noted = [c for c in codebook.categories.values() if c.coder_notes]
+    assert codebook.quote_style and noted
+    prompt = system_prompt(codebook)
+    assert f"- How long a quote is: {codebook.quote_style}" in prompt
+    assert "Keep each quote short" not in prompt
+    for category in noted:
+        section = prompt.split(f"### {category.id} ")[1].split("###")[0]
+        assert f"Coders' conventions: {category.coder_notes}" in section
+    # a codebook without the optional fields gets the general rule and no conventions
+    assert later_codebook.quote_style is None
+    assert not any(c.coder_notes for c in later_codebook.categories.values())
+    later = system_prompt(later_codebook)
+    assert "Keep each quote short" in later and "Coders' conventions" not in later

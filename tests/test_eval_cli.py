@@ -64,7 +64,7 @@ def test_cli_writes_json_and_markdown(pred_dir, tmp_path):
     assert result.stdout.lstrip().startswith("Headline")
     assert "769_klm" in result.stderr  # no raw text for it: says so, uses tokens
     report = json.loads(out_json.read_text())
-    assert set(report) == set(KEYS) | {"per_ad"}
+    assert set(report) == set(KEYS) | {"per_ad", "calibration"}
     assert all(set(report[k]) == v for k, v in KEYS.items())
     assert set(report["quotes"]["strict"]) == PRF_KEYS == set(report["tools"]["name"])
     assert report["ads"]["gold_only"] == ["104_harborline_datascience"]
