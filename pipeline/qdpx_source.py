@@ -19,7 +19,7 @@ from pipeline.qdpx_format import (
     sub,
     to_offset,
 )
-from pipeline.record import Coding, Quote
+from pipeline.record import Coding, Quote, review_notes
 
 
 @dataclass
@@ -150,21 +150,6 @@ class Builder:
         if text:
             key = (user, ad.id, "reasoning")
             into.note_refs.append(self.note(key, user, f"Reasoning: {ad.id} ({user})", text))
-
-
-def review_notes(coding: Coding) -> list[str]:
-    """A draft record's review notes: quotes dropped as not in the ad, fuzzy ones, warnings."""
-    extra = coding.model_extra or {}
-    notes = [
-        f'Dropped, not found in the ad ({q["category"]}): "{q["text"]}"'
-        for q in extra.get("ungrounded") or []
-    ]
-    notes += [
-        f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
-        for q in coding.quotes
-        if q.grounding == "fuzzy"
-    ]
-    return notes + [f"Warning: {w}" for w in extra.get("warnings") or []]
 
 
 def note_text(reasoning: str | None, notes: list[str]) -> str:

@@ -95,3 +95,16 @@ class CodedAd(Coding):
     def to_json(self) -> dict:
         """The line of codings.jsonl; `reask` only where there was one."""
         return self.model_dump(mode="json", exclude={"reask"} if self.reask is None else None)
+
+
+def review_notes(coding: Coding) -> list[str]:
+    """A draft's review notes: quotes dropped as not in the ad, fuzzy ones, warnings. A plain
+    Coding read from codings.jsonl carries the drafting fields as extras."""
+    coded = coding if isinstance(coding, CodedAd) else CodedAd.model_validate(coding.model_dump())
+    notes = [f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in coded.ungrounded]
+    notes += [
+        f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
+        for q in coded.quotes
+        if q.grounding == "fuzzy"
+    ]
+    return notes + [f"Warning: {w}" for w in coded.warnings]

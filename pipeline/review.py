@@ -34,7 +34,7 @@ from pipeline.review_pages import Draft, ad_page, charts, index_row, page_names,
 from pipeline.store import atomic_write_text, read_records
 
 TEMPLATES = Path(__file__).with_name("review_templates")
-# a line of a draft's review notes (run.review_notes) naming a quote dropped as ungrounded
+# a line of a draft's review notes (record.review_notes) naming a quote dropped as ungrounded
 DROPPED_NOTE = re.compile(
     r'^- Dropped, not found in the ad \((?P<category>[^)]*)\): "(?P<text>.*)"$'
 )

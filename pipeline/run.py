@@ -24,7 +24,7 @@ from pipeline.examples import ExamplePool
 from pipeline.goldmd import render
 from pipeline.llm import LLM, FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
-from pipeline.record import CodedAd, Dropped, Usage
+from pipeline.record import CodedAd, Dropped, Usage, review_notes
 from pipeline.store import (
     append_line,
     atomic_write_text,
@@ -65,16 +65,6 @@ def _prepared(ad: Ad, max_chars: int) -> Ad:
     return Ad(
         ad.id, ad.text[:max_chars], ad.source, ad.title, ad.organisation, (*ad.warnings, warning)
     )
-
-
-def review_notes(record: CodedAd) -> list[str]:
-    notes = [f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in record.ungrounded]
-    notes += [
-        f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
-        for q in record.quotes
-        if q.grounding == "fuzzy"
-    ]
-    return notes + [f"Warning: {w}" for w in record.warnings]
 
 
 @dataclass
