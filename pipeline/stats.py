@@ -118,8 +118,10 @@ def independence(table: Sequence[Sequence[int]]) -> Independence:
     left there is nothing to test and every statistic is None.
     """
     counts = np.asarray(table, dtype=float)
+    if counts.ndim != 2:
+        return UNDEFINED_TEST
     counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0]
-    if counts.ndim != 2 or min(counts.shape) < 2:
+    if min(counts.shape) < 2:
         return UNDEFINED_TEST
     chi2, p, dof, expected = sps.chi2_contingency(counts, correction=False)
     low = int((expected < LOW_EXPECTED).sum())

@@ -23,7 +23,7 @@ from pipeline.stats_tables import Row
 WIDTH = 9.0  # inches
 CHART_MAX_GROUPS = 40
 ANNOTATE_CELLS = 400  # a heatmap with more cells is read by colour (the table has the numbers)  # rows of a breakdown heatmap; the table has them all
-RC = {"svg.fonttype": "none", "font.size": 8, "font.family": "DejaVu Sans",
+RC = {"svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans",
       "axes.spines.top": False, "axes.spines.right": False}
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2"]  # per group
 ID_ATTR = re.compile(r'\bid="([^"]+)"')
@@ -44,7 +44,7 @@ def to_svg(fig: Figure, name: str) -> str:
     """The figure as an SVG element for inlining: no XML prolog, ids made unique."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": name}):
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg"):]
     for old in set(ID_ATTR.findall(svg)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -237,3 +238,32 @@ def read_validation(path: Path, book: Codebook) -> dict[str, Validation]:
                          f"the codebook (the report was made with another codebook)")
     return {cid: _cells(entry, f"{path}: presence.per_category.{cid}")
             for cid, entry in per_category.items()}
+
+
+# ------------------------------------------------------------------ everything
+
+
+@dataclass
+class StatsInput:
+    sources: list[CodingSource]
+    book: Codebook
+    codebook_path: str
+    ads_table: AdsTable | None = None
+    by: list[By] = field(default_factory=list)
+    validation: dict[str, Validation] | None = None
+    validated_path: str | None = None
+    top: int = 20
+
+
+def load_stats_input(codings: list[Path], book: Codebook, codebook_path: str,
+                     ads: Path | None = None, id_field: str = "id", by: Sequence[str] = (),
+                     validated: Path | None = None, top: int = 20) -> StatsInput:
+    """Every input of `autocode stats`, read and checked before any table is built."""
+    specs = list(dict.fromkeys(parse_by(spec) for spec in by))
+    if specs and ads is None:
+        raise InputError(f"--by {by[0]} needs --ads, the ads table whose columns it groups by")
+    return StatsInput(
+        sources=load_sources(codings, book), book=book, codebook_path=codebook_path,
+        ads_table=read_ads_table(ads, id_field) if ads else None, by=specs,
+        validation=read_validation(validated, book) if validated else None,
+        validated_path=str(validated) if validated else None, top=top)

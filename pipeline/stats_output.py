@@ -16,7 +16,6 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.codebook import Codebook
-from pipeline.errors import InputError
 from pipeline.stats_charts import (
     CHART_MAX_GROUPS,
     cooccurrence_chart,
@@ -25,8 +24,7 @@ from pipeline.stats_charts import (
     profiles_chart,
     tools_chart,
 )
-from pipeline.stats_input import load_sources, parse_by, read_ads_table, read_validation
-from pipeline.stats_report import Report, StatsInput, build_report
+from pipeline.stats_report import Report
 from pipeline.stats_tables import Table
 from pipeline.store import atomic_write_text
 
@@ -164,24 +162,3 @@ def write_outputs(report: Report, book: Codebook, out: Path) -> Path:
     atomic_write_text(out / "index.html", page_html(report, book))
     return out / "index.html"
 
-
-def stats_command(codings: list[Path], ads: Path | None, out: Path, by: list[str],
-                  validated: Path | None, top: int, codebook_path: Path | None, warn) -> Report:
-    """`autocode stats`: load, build, write; `warn` gets each warning worth a line."""
-    from pipeline.codebook import DEFAULT_CODEBOOK, load_codebook
-
-    book = load_codebook(codebook_path)
-    specs = [parse_by(spec) for spec in by]
-    if specs and ads is None:
-        raise InputError(f"--by {by[0]} needs --ads, the ads table whose columns it groups by")
-    inp = StatsInput(
-        sources=load_sources(codings, book), book=book,
-        codebook_path=str(codebook_path or DEFAULT_CODEBOOK),
-        ads_table=read_ads_table(ads) if ads else None, by=specs,
-        validation=read_validation(validated, book) if validated else None,
-        validated_path=str(validated) if validated else None, top=top)
-    report = build_report(inp)
-    for warning in report.provenance["warnings"]:
-        warn(warning)
-    write_outputs(report, book, out)
-    return report

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from pipeline import __version__
 from pipeline.codebook import Codebook
-from pipeline.stats import Validation
-from pipeline.stats_input import MISSING, AdsTable, By, CodingSource, group_values
+from pipeline.stats_input import MISSING, By, CodingSource, StatsInput, group_values
 from pipeline.stats_tables import (
     Presence,
     Table,
@@ -37,18 +36,6 @@ from pipeline.stats_tools import (
 )
 
 CI = "Wilson 95% interval"
-
-
-@dataclass
-class StatsInput:
-    sources: list[CodingSource]
-    book: Codebook
-    codebook_path: str
-    ads_table: AdsTable | None = None
-    by: list[By] = field(default_factory=list)
-    validation: dict[str, Validation] | None = None
-    validated_path: str | None = None
-    top: int = 20
 
 
 @dataclass
