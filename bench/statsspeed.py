@@ -20,8 +20,19 @@ ROOT = Path(__file__).resolve().parent.parent
 def stats_speed(coded_dir: Path, ads_table: Path, work: Path, runs: int = 3) -> dict:
     """Median wall seconds of the whole `autocode stats` command, and what it wrote."""
     out = work / "stats"
-    cmd = [sys.executable, "-m", "pipeline.cli", "stats", str(coded_dir), "--ads",
-           str(ads_table), "--by", "industry", "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipeline.cli",
+        "stats",
+        str(coded_dir),
+        "--ads",
+        str(ads_table),
+        "--by",
+        "industry",
+        "--out",
+        str(out),
+    ]
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -31,8 +42,11 @@ def stats_speed(coded_dir: Path, ads_table: Path, work: Path, runs: int = 3) -> 
             raise RuntimeError(f"autocode stats failed: {done.stderr[-800:]}")
     result = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     industries = {row["industry"] for row in result["tables"]["by_industry"]}
-    return {"seconds": round(statistics.median(times), 2),
-            "runs": [round(t, 2) for t in sorted(times)],
-            "ads": result["provenance"]["ads"], "tables": len(result["tables"]),
-            "industries": len(industries),
-            "page_kb": round((out / "index.html").stat().st_size / 1024)}
+    return {
+        "seconds": round(statistics.median(times), 2),
+        "runs": [round(t, 2) for t in sorted(times)],
+        "ads": result["provenance"]["ads"],
+        "tables": len(result["tables"]),
+        "industries": len(industries),
+        "page_kb": round((out / "index.html").stat().st_size / 1024),
+    }

@@ -11,6 +11,7 @@ import functools
 import io
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -21,12 +22,24 @@ from pipeline.codebook import Codebook
 from pipeline.stats_tables import Row
 
 WIDTH = 9.0  # inches
-CHART_MAX_GROUPS = 40
-ANNOTATE_CELLS = 400  # a heatmap with more cells is read by colour (the table has the numbers)  # rows of a breakdown heatmap; the table has them all
-RC = {"svg.fonttype": "none", "font.size": 9, "font.family": "DejaVu Sans",
-      "axes.spines.top": False, "axes.spines.right": False}
+CHART_MAX_GROUPS = 40  # rows of a breakdown heatmap; the table has them all
+ANNOTATE_CELLS = 400  # a heatmap with more cells is read by colour (the table has the numbers)
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
+
+RC: dict[RcKeyType, Any] = {
+    "svg.fonttype": "none",
+    "font.size": 9,
+    "font.family": "DejaVu Sans",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
 PALETTE = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#72b7b2"]  # per group
+# no date (the same input gives the same file) and no RDF block naming web addresses
+NO_METADATA = {"Date": None, "Format": None, "Type": None, "Creator": None}
 ID_ATTR = re.compile(r'\bid="([^"]+)"')
+ID_REF = re.compile(r'(\bid="|url\(#|href="#)([^")]+)')
+HASHED_ID = re.compile(r"[a-z][0-9a-f]{10}")
 
 
 def styled(chart: Callable[..., str]) -> Callable[..., str]:
@@ -41,17 +54,25 @@ def styled(chart: Callable[..., str]) -> Callable[..., str]:
 
 
 def to_svg(fig: Figure, name: str) -> str:
-    """The figure as an SVG element for inlining: no XML prolog, ids made unique."""
+    """The figure as an SVG element for inlining: no XML prolog, ids unique and stable."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.hashsalt": name}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        fig.savefig(buffer, format="svg", metadata=NO_METADATA)
     svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
-    for old in set(ID_ATTR.findall(svg)):
-        new = f"{name}-{old}"
-        svg = svg.replace(f'id="{old}"', f'id="{new}"').replace(f"#{old})", f"#{new})")
-        svg = svg.replace(f'href="#{old}"', f'href="#{new}"')
-    return svg.replace("<svg ", f'<svg role="img" aria-labelledby="{name}-title" ', 1)
+    return _renamed_ids(svg[svg.index("<svg") :], name).replace(
+        "<svg ", f'<svg role="img" aria-labelledby="{name}-title" ', 1
+    )
+
+
+def _renamed_ids(svg: str, name: str) -> str:
+    """Every id and reference to it, prefixed with the chart's name. Hashed ids (clip paths,
+    markers) are numbered in order instead: matplotlib hashes some from object addresses,
+    which differ from run to run."""
+    ids: dict[str, str] = {}
+    for old in ID_ATTR.findall(svg):
+        hashed = HASHED_ID.fullmatch(old)
+        ids[old] = f"{name}-{old[0]}{len(ids)}" if hashed else f"{name}-{old}"
+    return ID_REF.sub(lambda m: m[1] + ids.get(m[2], m[2]), svg)
 
 
 def _figure(height: float) -> Figure:
@@ -71,8 +92,15 @@ def _num(value) -> float:
 def _bars(ax, labels: Sequence[str], rows: Sequence[Row], colour) -> None:
     y = np.arange(len(rows))
     shares = [_num(r["share"]) for r in rows]
-    ax.barh(y, shares, color=colour, height=0.6, xerr=_whiskers(rows),
-            error_kw={"ecolor": "#333", "capsize": 2, "lw": 0.8}, label="coded (Wilson 95%)")
+    ax.barh(
+        y,
+        shares,
+        color=colour,
+        height=0.6,
+        xerr=_whiskers(rows),
+        error_kw={"ecolor": "#333", "capsize": 2, "lw": 0.8},
+        label="coded (Wilson 95%)",
+    )
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -80,8 +108,9 @@ def _bars(ax, labels: Sequence[str], rows: Sequence[Row], colour) -> None:
 
 
 @styled
-def prevalence_chart(categories: Sequence[Row], book: Codebook,
-                     corrected: Sequence[Row] | None = None) -> str:
+def prevalence_chart(
+    categories: Sequence[Row], book: Codebook, corrected: Sequence[Row] | None = None
+) -> str:
     """Horizontal bars with Wilson whiskers, one panel per part; corrected values beside."""
     parts = [p for p in book.parts if any(r["part"] == p.id for r in categories)]
     sizes = [sum(r["part"] == p.id for r in categories) for p in parts]
@@ -107,8 +136,17 @@ def _corrected_marks(ax, rows: Sequence[Row]) -> None:
     value = np.array([_num(r.get("corrected")) for r in rows])
     low = value - np.array([_num(r.get("corrected_low")) for r in rows])
     high = np.array([_num(r.get("corrected_high")) for r in rows]) - value
-    ax.errorbar(value, y, xerr=[low, high], fmt="D", ms=3, color="#e45756", lw=0.8,
-                capsize=2, label="corrected (Rogan-Gladen, bootstrap 95%)")
+    ax.errorbar(
+        value,
+        y,
+        xerr=[low, high],
+        fmt="D",
+        ms=3,
+        color="#e45756",
+        lw=0.8,
+        capsize=2,
+        label="corrected (Rogan-Gladen, bootstrap 95%)",
+    )
 
 
 @styled
@@ -141,8 +179,15 @@ def _annotate(ax, shares: np.ndarray) -> None:
     """Each cell's share in whole percent, white on the darker cells."""
     for (i, j), value in np.ndenumerate(shares):
         if not np.isnan(value):
-            ax.text(j, i, f"{100 * value:.0f}", ha="center", va="center", fontsize=6,
-                    color="white" if value > 0.6 else "#1d2330")
+            ax.text(
+                j,
+                i,
+                f"{100 * value:.0f}",
+                ha="center",
+                va="center",
+                fontsize=6,
+                color="white" if value > 0.6 else "#1d2330",
+            )
 
 
 @styled

@@ -75,7 +75,8 @@ def load_source(path: Path, book: Codebook) -> CodingSource:
 
 def load_sources(paths: list[Path], book: Codebook) -> list[CodingSource]:
     """Every coding set; an ad coded in two of them is an error (it would count twice)."""
-    sources, seen = [], {}
+    sources: list[CodingSource] = []
+    seen: dict[str, Path] = {}
     for path in paths:
         source = load_source(path, book)
         for coding in source.codings:
@@ -124,8 +125,9 @@ def _table_rows(path: Path) -> list[tuple[int, dict]]:
 
 def _ads_folder(path: Path) -> AdsTable:
     batch = read_ads([path])
-    rows = {ad.id: {"id": ad.id, "title": ad.title, "organisation": ad.organisation}
-            for ad in batch.ads}
+    rows = {
+        ad.id: {"id": ad.id, "title": ad.title, "organisation": ad.organisation} for ad in batch.ads
+    }
     return AdsTable(path, ["id", "title", "organisation"], rows, {})
 
 
@@ -179,8 +181,9 @@ def parse_by(spec: str) -> By:
 def group_values(table: AdsTable, ad_ids: list[str], by: By) -> list[str]:
     """The group of every ad (MISSING where the ad or its value is absent)."""
     if by.column not in table.columns:
-        raise InputError(f"{table.path}: no column {by.column!r} for --by "
-                         f"(columns: {', '.join(table.columns)})")
+        raise InputError(
+            f"{table.path}: no column {by.column!r} for --by (columns: {', '.join(table.columns)})"
+        )
     return [_group(table, ad_id, by) for ad_id in ad_ids]
 
 
@@ -195,8 +198,10 @@ def _group(table: AdsTable, ad_id: str, by: By) -> str:
     try:
         date.fromisoformat(value[:10])
     except ValueError:
-        raise InputError(f"{table.path}:{table.lines.get(ad_id, '?')}: {by.column} {value!r} "
-                         f"is not a date (YYYY-MM-DD) for --by {by.column}:{by.period}") from None
+        raise InputError(
+            f"{table.path}:{table.lines.get(ad_id, '?')}: {by.column} {value!r} "
+            f"is not a date (YYYY-MM-DD) for --by {by.column}:{by.period}"
+        ) from None
     return value[: PERIODS[by.period]]
 
 
@@ -227,17 +232,25 @@ def read_validation(path: Path, book: Codebook) -> dict[str, Validation]:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path}: cannot read the eval report: {exc}") from None
-    per_category = report.get("presence", {}).get("per_category") \
-        if isinstance(report, dict) and isinstance(report.get("presence"), dict) else None
+    per_category = (
+        report.get("presence", {}).get("per_category")
+        if isinstance(report, dict) and isinstance(report.get("presence"), dict)
+        else None
+    )
     if not isinstance(per_category, dict):
-        raise InputError(f"{path}: presence.per_category: missing (not an `autocode eval "
-                         "--json` report)")
+        raise InputError(
+            f"{path}: presence.per_category: missing (not an `autocode eval --json` report)"
+        )
     unknown = [cid for cid in per_category if cid not in book.categories]
     if unknown:
-        raise InputError(f"{path}: presence.per_category: category {unknown[0]!r} is not in "
-                         f"the codebook (the report was made with another codebook)")
-    return {cid: _cells(entry, f"{path}: presence.per_category.{cid}")
-            for cid, entry in per_category.items()}
+        raise InputError(
+            f"{path}: presence.per_category: category {unknown[0]!r} is not in "
+            f"the codebook (the report was made with another codebook)"
+        )
+    return {
+        cid: _cells(entry, f"{path}: presence.per_category.{cid}")
+        for cid, entry in per_category.items()
+    }
 
 
 # ------------------------------------------------------------------ everything
@@ -255,15 +268,27 @@ class StatsInput:
     top: int = 20
 
 
-def load_stats_input(codings: list[Path], book: Codebook, codebook_path: str,
-                     ads: Path | None = None, id_field: str = "id", by: Sequence[str] = (),
-                     validated: Path | None = None, top: int = 20) -> StatsInput:
+def load_stats_input(
+    codings: list[Path],
+    book: Codebook,
+    codebook_path: str,
+    ads: Path | None = None,
+    id_field: str = "id",
+    by: Sequence[str] = (),
+    validated: Path | None = None,
+    top: int = 20,
+) -> StatsInput:
     """Every input of `autocode stats`, read and checked before any table is built."""
     specs = list(dict.fromkeys(parse_by(spec) for spec in by))
     if specs and ads is None:
         raise InputError(f"--by {by[0]} needs --ads, the ads table whose columns it groups by")
     return StatsInput(
-        sources=load_sources(codings, book), book=book, codebook_path=codebook_path,
-        ads_table=read_ads_table(ads, id_field) if ads else None, by=specs,
+        sources=load_sources(codings, book),
+        book=book,
+        codebook_path=codebook_path,
+        ads_table=read_ads_table(ads, id_field) if ads else None,
+        by=specs,
         validation=read_validation(validated, book) if validated else None,
-        validated_path=str(validated) if validated else None, top=top)
+        validated_path=str(validated) if validated else None,
+        top=top,
+    )

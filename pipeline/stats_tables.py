@@ -17,8 +17,8 @@ from pipeline.record import Coding
 from pipeline.stats import (
     Independence,
     Validation,
-    corrected_interval,
     cooccurrence,
+    corrected_interval,
     independence,
     paired_comparison,
     rogan_gladen,
@@ -64,10 +64,9 @@ def presence(codings: Sequence[Coding], book: Codebook) -> Presence:
     index = {c: i for i, c in enumerate(categories)}
     entries = np.zeros((len(codings), len(categories)), dtype=int)
     for row, coding in enumerate(codings):
-        for entry in [*coding.quotes, *coding.tools]:
-            entries[row, index[entry.category]] += 1
-    return Presence([c.ad_id for c in codings], categories, entries,
-                    [c.profile for c in codings])
+        for category in [*(q.category for q in coding.quotes), *(t.category for t in coding.tools)]:
+            entries[row][index[category]] += 1
+    return Presence([c.ad_id for c in codings], categories, entries, [c.profile for c in codings])
 
 
 def _interval(k: int, n: int) -> Row:
@@ -76,8 +75,12 @@ def _interval(k: int, n: int) -> Row:
 
 
 def _counted(ads: int, n: int, entries: int) -> Row:
-    return {"ads": ads, **_interval(ads, n), "entries": entries,
-            "entries_per_ad": share(entries, n)}
+    return {
+        "ads": ads,
+        **_interval(ads, n),
+        "entries": entries,
+        "entries_per_ad": share(entries, n),
+    }
 
 
 def _group_of(book: Codebook) -> dict[str, str]:
@@ -90,9 +93,16 @@ def _group_of(book: Codebook) -> dict[str, str]:
 def category_rows(pres: Presence, book: Codebook) -> list[Row]:
     n, groups = len(pres.ad_ids), _group_of(book)
     ads, entries = pres.coded.sum(axis=0), pres.entries.sum(axis=0)
-    return [{"category": cid, "name": book.categories[cid].name, "part": book.part_of[cid].id,
-             "group": groups.get(cid, ""), **_counted(int(ads[i]), n, int(entries[i]))}
-            for i, cid in enumerate(pres.categories)]
+    return [
+        {
+            "category": cid,
+            "name": book.categories[cid].name,
+            "part": book.part_of[cid].id,
+            "group": groups.get(cid, ""),
+            **_counted(int(ads[i]), n, int(entries[i])),
+        }
+        for i, cid in enumerate(pres.categories)
+    ]
 
 
 def _any_of(pres: Presence, ids: Sequence[str]) -> tuple[int, int]:
@@ -105,8 +115,14 @@ def group_rows(pres: Presence, book: Codebook) -> list[Row]:
     for part in book.parts:
         for group in part.groups:
             ads, entries = _any_of(pres, [c.id for c in group.categories])
-            rows.append({"part": part.id, "group": group.title,
-                         "categories": len(group.categories), **_counted(ads, n, entries)})
+            rows.append(
+                {
+                    "part": part.id,
+                    "group": group.title,
+                    "categories": len(group.categories),
+                    **_counted(ads, n, entries),
+                }
+            )
     return rows
 
 
@@ -114,8 +130,9 @@ def part_rows(pres: Presence, book: Codebook) -> list[Row]:
     n, rows = len(pres.ad_ids), []
     for part in book.parts:
         ads, entries = _any_of(pres, [c.id for c in part.all_categories()])
-        rows.append({"part": part.id, "title": part.title, "kind": part.kind,
-                     **_counted(ads, n, entries)})
+        rows.append(
+            {"part": part.id, "title": part.title, "kind": part.kind, **_counted(ads, n, entries)}
+        )
     return rows
 
 
@@ -123,17 +140,28 @@ def balance_rows(pres: Presence, book: Codebook) -> list[Row]:
     """Every pair of groups of a quotes part: per-ad entry counts, paired."""
     n, rows = len(pres.ad_ids), []
     for part in (p for p in book.parts if p.kind == "quotes"):
-        totals = {g.title: pres.entries[:, pres.columns([c.id for c in g.categories])].sum(axis=1)
-                  for g in part.groups}
+        totals = {
+            g.title: pres.entries[:, pres.columns([c.id for c in g.categories])].sum(axis=1)
+            for g in part.groups
+        }
         for a, b in combinations(totals, 2):
             cmp = paired_comparison(totals[a], totals[b])
-            rows.append({"part": part.id, "group_a": a, "group_b": b, "ads": n,
-                         "mean_a": share(int(totals[a].sum()), n),
-                         "mean_b": share(int(totals[b].sum()), n),
-                         "a_dominates": share(cmp.a_greater, n),
-                         "b_dominates": share(cmp.b_greater, n), "ties": share(cmp.ties, n),
-                         "wilcoxon_statistic": cmp.statistic, "p_value": cmp.p_value,
-                         "rank_biserial": cmp.rank_biserial})
+            rows.append(
+                {
+                    "part": part.id,
+                    "group_a": a,
+                    "group_b": b,
+                    "ads": n,
+                    "mean_a": share(int(totals[a].sum()), n),
+                    "mean_b": share(int(totals[b].sum()), n),
+                    "a_dominates": share(cmp.a_greater, n),
+                    "b_dominates": share(cmp.b_greater, n),
+                    "ties": share(cmp.ties, n),
+                    "wilcoxon_statistic": cmp.statistic,
+                    "p_value": cmp.p_value,
+                    "rank_biserial": cmp.rank_biserial,
+                }
+            )
     return rows
 
 
@@ -144,33 +172,50 @@ def profile_rows(pres: Presence, book: Codebook) -> list[Row]:
     """Profiles over the ads that have one (a gold file may have none)."""
     profiles = [p for p in pres.profiles if p]
     n = len(profiles)
-    return [{"profile": name, "ads": profiles.count(name), **_interval(profiles.count(name), n)}
-            for name in book.profile_names]
+    return [
+        {"profile": name, "ads": profiles.count(name), **_interval(profiles.count(name), n)}
+        for name in book.profile_names
+    ]
 
 
 def _test_row(test: Independence) -> Row:
-    return {"chi2": test.chi2, "dof": test.dof, "p_value": test.p_value,
-            "cramers_v": test.cramers_v, "min_expected": test.min_expected,
-            "low_expected_cells": test.low_expected_cells, "fisher_p": test.fisher_p}
+    return {
+        "chi2": test.chi2,
+        "dof": test.dof,
+        "p_value": test.p_value,
+        "cramers_v": test.cramers_v,
+        "min_expected": test.min_expected,
+        "low_expected_cells": test.low_expected_cells,
+        "fisher_p": test.fisher_p,
+    }
 
 
-def crosstab_rows(pres: Presence, groups: Sequence[str | None], levels: Sequence[str],
-                  book: Codebook, key: str) -> list[Row]:
+def crosstab_rows(
+    pres: Presence, groups: Sequence[str | None], levels: Sequence[str], book: Codebook, key: str
+) -> list[Row]:
     """Per level (a profile, an industry…) x category: ads coding it, share, Wilson."""
     labels = np.asarray([g if g is not None else "" for g in groups], dtype=object)
     rows = []
     for level in levels:
         mask = labels == level
         size, ads = int(mask.sum()), pres.coded[mask].sum(axis=0)
-        rows += [{key: level, f"{key}_ads": size, "category": cid,
-                  "name": book.categories[cid].name, "ads": int(ads[i]),
-                  **_interval(int(ads[i]), size)}
-                 for i, cid in enumerate(pres.categories)]
+        rows += [
+            {
+                key: level,
+                f"{key}_ads": size,
+                "category": cid,
+                "name": book.categories[cid].name,
+                "ads": int(ads[i]),
+                **_interval(int(ads[i]), size),
+            }
+            for i, cid in enumerate(pres.categories)
+        ]
     return rows
 
 
-def independence_rows(pres: Presence, groups: Sequence[str | None], levels: Sequence[str],
-                      book: Codebook) -> list[Row]:
+def independence_rows(
+    pres: Presence, groups: Sequence[str | None], levels: Sequence[str], book: Codebook
+) -> list[Row]:
     """Per category, chi-square of levels x (coded, not coded), with Cramér's V."""
     labels = np.asarray([g if g is not None else "" for g in groups], dtype=object)
     masks = [labels == level for level in levels]
@@ -178,8 +223,9 @@ def independence_rows(pres: Presence, groups: Sequence[str | None], levels: Sequ
     for i, cid in enumerate(pres.categories):
         coded = pres.coded[:, i]
         table = [[int(coded[m].sum()), int((~coded[m]).sum())] for m in masks]
-        rows.append({"category": cid, "name": book.categories[cid].name,
-                     **_test_row(independence(table))})
+        rows.append(
+            {"category": cid, "name": book.categories[cid].name, **_test_row(independence(table))}
+        )
     return rows
 
 
@@ -192,9 +238,16 @@ def cooccurrence_rows(pres: Presence, book: Codebook) -> list[Row]:
     rows = []
     for i, j in combinations(range(len(pres.categories)), 2):
         a, b = pres.categories[i], pres.categories[j]
-        rows.append({"category_a": a, "category_b": b, "name_a": book.categories[a].name,
-                     "name_b": book.categories[b].name, "ads": int(both[i, j]),
-                     "phi": None if np.isnan(phi[i, j]) else float(phi[i, j])})
+        rows.append(
+            {
+                "category_a": a,
+                "category_b": b,
+                "name_a": book.categories[a].name,
+                "name_b": book.categories[b].name,
+                "ads": int(both[i, j]),
+                "phi": None if np.isnan(phi[i, j]) else float(phi[i, j]),
+            }
+        )
     return rows
 
 
@@ -203,8 +256,12 @@ def cooccurrence_rows(pres: Presence, book: Codebook) -> list[Row]:
 
 def _corrected(k: int, n: int, val: Validation | None) -> Row:
     if val is None:
-        return {"corrected": None, "corrected_low": None, "corrected_high": None,
-                "note": "not in the eval report"}
+        return {
+            "corrected": None,
+            "corrected_low": None,
+            "corrected_high": None,
+            "note": "not in the eval report",
+        }
     se, sp = val.sensitivity, val.specificity
     if se is None or sp is None:
         side = "positive" if se is None else "negative"
@@ -221,10 +278,16 @@ def corrected_rows(pres: Presence, book: Codebook, validation: dict[str, Validat
     ads = pres.coded.sum(axis=0)
     for i, cid in enumerate(pres.categories):
         val, k = validation.get(cid), int(ads[i])
-        rows.append({"category": cid, "name": book.categories[cid].name, "ads": k,
-                     **_interval(k, n),
-                     "validation_ads": None if val is None else val.tp + val.fn + val.fp + val.tn,
-                     "sensitivity": None if val is None else val.sensitivity,
-                     "specificity": None if val is None else val.specificity,
-                     **_corrected(k, n, val)})
+        rows.append(
+            {
+                "category": cid,
+                "name": book.categories[cid].name,
+                "ads": k,
+                **_interval(k, n),
+                "validation_ads": None if val is None else val.tp + val.fn + val.fp + val.tn,
+                "sensitivity": None if val is None else val.sensitivity,
+                "specificity": None if val is None else val.specificity,
+                **_corrected(k, n, val),
+            }
+        )
     return rows

@@ -48,9 +48,18 @@ def top_tools(index: ToolIndex, top: int) -> list[Row]:
     rows = []
     for rank, (key, ads) in enumerate(_ranked(counts, top), start=1):
         low, high = wilson(ads, n)
-        rows.append({"rank": rank, "tool": key, "name": index.name[key],
-                     "category": index.category[key], "ads": ads, "share": share(ads, n),
-                     "ci_low": low, "ci_high": high})
+        rows.append(
+            {
+                "rank": rank,
+                "tool": key,
+                "name": index.name[key],
+                "category": index.category[key],
+                "ads": ads,
+                "share": share(ads, n),
+                "ci_low": low,
+                "ci_high": high,
+            }
+        )
     return rows
 
 
@@ -59,21 +68,40 @@ def tools_by_category(index: ToolIndex, book: Codebook, top: int) -> list[Row]:
     counts = Counter(pair for pairs in index.per_ad_category for pair in pairs)
     for cid in book.ids_of_kind("tools"):
         within = Counter({k: c for (k, cat), c in counts.items() if cat == cid})
-        rows += [{"category": cid, "category_name": book.categories[cid].name, "rank": rank,
-                  "tool": key, "name": index.name[key], "ads": ads, "share": share(ads, n)}
-                 for rank, (key, ads) in enumerate(_ranked(within, top), start=1)]
+        rows += [
+            {
+                "category": cid,
+                "category_name": book.categories[cid].name,
+                "rank": rank,
+                "tool": key,
+                "name": index.name[key],
+                "ads": ads,
+                "share": share(ads, n),
+            }
+            for rank, (key, ads) in enumerate(_ranked(within, top), start=1)
+        ]
     return rows
 
 
-def tools_by_profile(index: ToolIndex, profiles: Sequence[str | None], book: Codebook,
-                     top: int) -> list[Row]:
+def tools_by_profile(
+    index: ToolIndex, profiles: Sequence[str | None], book: Codebook, top: int
+) -> list[Row]:
     rows = []
     for profile in book.profile_names:
         ads_of = [keys for keys, p in zip(index.per_ad, profiles, strict=True) if p == profile]
         counts = Counter(k for keys in ads_of for k in keys)
-        rows += [{"profile": profile, "profile_ads": len(ads_of), "rank": rank, "tool": key,
-                  "name": index.name[key], "ads": ads, "share": share(ads, len(ads_of))}
-                 for rank, (key, ads) in enumerate(_ranked(counts, top), start=1)]
+        rows += [
+            {
+                "profile": profile,
+                "profile_ads": len(ads_of),
+                "rank": rank,
+                "tool": key,
+                "name": index.name[key],
+                "ads": ads,
+                "share": share(ads, len(ads_of)),
+            }
+            for rank, (key, ads) in enumerate(_ranked(counts, top), start=1)
+        ]
     return rows
 
 
@@ -84,7 +112,14 @@ def tool_cooccurrence(index: ToolIndex, top_rows: list[Row]) -> list[Row]:
     if not keys or not len(matrix):
         return []
     both, phi = cooccurrence(matrix)
-    return [{"tool_a": keys[i], "tool_b": keys[j], "name_a": index.name[keys[i]],
-             "name_b": index.name[keys[j]], "ads": int(both[i, j]),
-             "phi": None if np.isnan(phi[i, j]) else float(phi[i, j])}
-            for i, j in combinations(range(len(keys)), 2)]
+    return [
+        {
+            "tool_a": keys[i],
+            "tool_b": keys[j],
+            "name_a": index.name[keys[i]],
+            "name_b": index.name[keys[j]],
+            "ads": int(both[i, j]),
+            "phi": None if np.isnan(phi[i, j]) else float(phi[i, j]),
+        }
+        for i, j in combinations(range(len(keys)), 2)
+    ]

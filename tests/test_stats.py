@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.stats import binomtest
+from stats_corpus import corpus
 
 from pipeline.evaluate import evaluate
-from pipeline.record import Coding, Quote, Tool
+from pipeline.record import Coding, Quote
 from pipeline.report import write_json
 from pipeline.stats import (
     Validation,
@@ -32,8 +33,13 @@ from pipeline.stats_report import build_report
 
 @pytest.mark.parametrize(
     ("k", "n", "low", "high"),
-    [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611),
-     (1, 29, 0.0061, 0.1718), (2, 4, 0.1500, 0.8500)],
+    [
+        (81, 263, 0.2553, 0.3662),
+        (15, 148, 0.0624, 0.1605),
+        (0, 20, 0.0, 0.1611),
+        (1, 29, 0.0061, 0.1718),
+        (2, 4, 0.1500, 0.8500),
+    ],
     ids=["81of263", "15of148", "0of20", "1of29", "2of4"],
 )
 def test_wilson_matches_newcombes_worked_examples(k, n, low, high):
@@ -138,8 +144,12 @@ def test_cooccurrence_counts_and_phi_agree_with_the_2x2_formula():
     for i in range(3):
         for j in range(3):
             a, b = x[:, i] == 1, x[:, j] == 1
-            cells = [int((a & b).sum()), int((a & ~b).sum()), int((~a & b).sum()),
-                     int((~a & ~b).sum())]
+            cells = [
+                int((a & b).sum()),
+                int((a & ~b).sum()),
+                int((~a & b).sum()),
+                int((~a & ~b).sum()),
+            ]
             assert phis[i, j] == pytest.approx(phi(*cells))
     assert np.isnan(phis[3]).all()  # coded in every ad: phi is undefined
 
@@ -149,8 +159,14 @@ def test_cooccurrence_counts_and_phi_agree_with_the_2x2_formula():
 
 @pytest.mark.parametrize(
     ("apparent", "se", "sp", "expected"),
-    [(0.30, 0.90, 0.95, 5 / 17), (0.02, 0.90, 0.95, 0.0), (0.99, 0.90, 0.95, 1.0),
-     (0.50, 0.80, 1.00, 0.625), (0.40, 0.50, 0.50, None), (0.40, 0.30, 0.60, None)],
+    [
+        (0.30, 0.90, 0.95, 5 / 17),
+        (0.02, 0.90, 0.95, 0.0),
+        (0.99, 0.90, 0.95, 1.0),
+        (0.50, 0.80, 1.00, 0.625),
+        (0.40, 0.50, 0.50, None),
+        (0.40, 0.30, 0.60, None),
+    ],
     ids=["worked", "clipped-low", "clipped-high", "perfect-specificity", "chance", "worse"],
 )
 def test_rogan_gladen(apparent, se, sp, expected):
@@ -181,8 +197,11 @@ def test_corrected_interval_of_a_chance_level_coder_is_undefined():
 
 
 def _coding(ad_id: str, cats: list[str], profile: str | None = None) -> Coding:
-    return Coding(ad_id=ad_id, profile=profile,
-                  quotes=[Quote(category=c, text=f"passage {i}") for i, c in enumerate(cats)])
+    return Coding(
+        ad_id=ad_id,
+        profile=profile,
+        quotes=[Quote(category=c, text=f"passage {i}") for i, c in enumerate(cats)],
+    )
 
 
 def test_validation_is_read_back_from_an_eval_json_report(tmp_path, codebook):
@@ -201,32 +220,6 @@ def test_validation_is_read_back_from_an_eval_json_report(tmp_path, codebook):
 
 
 # ------------------------------------------------------------------ tables
-
-
-def corpus(book) -> list[Coding]:
-    """Four ads built from codebook positions, so any codebook gives the same numbers.
-
-    a, c: first and second category of the first part; b: its last; s: the first category
-    of the last quotes part; t0, t1: the first two tool categories.
-    """
-    cats = book.parts[0].all_categories()
-    a, c, b = cats[0].id, cats[1].id, cats[-1].id
-    s = next(p for p in reversed(book.parts) if p.kind == "quotes").all_categories()[0].id
-    t0, t1 = book.ids_of_kind("tools")[:2]
-    p0, p1 = book.profile_names[:2]
-
-    def q(cat: str, n: int) -> list[Quote]:
-        return [Quote(category=cat, text=f"{cat} passage {i}") for i in range(n)]
-
-    return [
-        Coding(ad_id="ad1", profile=p0, quotes=q(a, 2) + q(b, 1),
-               tools=[Tool(category=t0, name="Python"), Tool(category=t1, name="AWS")]),
-        Coding(ad_id="ad2", profile=p0, quotes=q(a, 1),
-               tools=[Tool(category=t0, name="python"), Tool(category=t0, name="Scikit-Learn")]),
-        Coding(ad_id="ad3", profile=p1, quotes=q(b, 2) + q(c, 1),
-               tools=[Tool(category=t0, name="C++")]),
-        Coding(ad_id="ad4", quotes=q(s, 1)),
-    ]
 
 
 def report_of(book, **extra):
@@ -271,7 +264,10 @@ def test_group_balance_of_the_default_codebook(codebook):
     rows = report_of(codebook).table("group_balance").rows
     titles = [g.title for g in codebook.parts[0].groups]
     assert [(r["group_a"], r["group_b"]) for r in rows] == [
-        (titles[0], titles[1]), (titles[0], titles[2]), (titles[1], titles[2])]
+        (titles[0], titles[1]),
+        (titles[0], titles[2]),
+        (titles[1], titles[2]),
+    ]
     ab, ac, bc = rows
     assert ab["rank_biserial"] == 1.0 and bc["rank_biserial"] == -1.0
     # A - C = 1, 1, -1, 0: tied ranks 2, 2, 2, R+ = 4, R- = 2
@@ -305,7 +301,8 @@ def test_profiles_and_crosstab(book):
 def test_cooccurrence_rows(book):
     cats = book.parts[0].all_categories()
     a, c, b = cats[0].id, cats[1].id, cats[-1].id
-    pairs = {(r["category_a"], r["category_b"]): r for r in report_of(book).table("cooccurrence").rows}
+    rows = report_of(book).table("cooccurrence").rows
+    pairs = {(r["category_a"], r["category_b"]): r for r in rows}
     n = len(book.categories)
     assert len(pairs) == n * (n - 1) // 2
     # a in ads 1, 2; b in ads 1, 3: both 1, a only 1, b only 1, neither 1
@@ -318,15 +315,19 @@ def test_cooccurrence_rows(book):
 def test_tools_are_counted_once_per_ad_under_evals_normalisation(book):
     report = report_of(book, top=2)
     tools = report.table("tools").rows
-    assert [(r["tool"], r["name"], r["ads"]) for r in tools] == [("python", "Python", 2),
-                                                                ("aws", "AWS", 1)]
+    assert [(r["tool"], r["name"], r["ads"]) for r in tools] == [
+        ("python", "Python", 2),
+        ("aws", "AWS", 1),
+    ]
     t0 = book.ids_of_kind("tools")[0]
     by_cat = [r for r in report.table("tools_by_category").rows if r["category"] == t0]
     assert [(r["tool"], r["ads"]) for r in by_cat] == [("python", 2), ("c++", 1)]
     p0 = book.profile_names[0]
     by_profile = [r for r in report.table("tools_by_profile").rows if r["profile"] == p0]
     assert [(r["tool"], r["ads"], r["share"]) for r in by_profile] == [
-        ("python", 2, 1.0), ("aws", 1, 0.5)]
+        ("python", 2, 1.0),
+        ("aws", 1, 0.5),
+    ]
     pair = report.table("tool_cooccurrence").rows
     assert [(r["tool_a"], r["tool_b"], r["ads"]) for r in pair] == [("python", "aws", 1)]
 

@@ -75,8 +75,16 @@ def command(
     from pipeline.stats_report import build_report
 
     book = load_codebook(codebook_path)
-    inp = load_stats_input(list(codings), book, str(codebook_path or DEFAULT_CODEBOOK), ads,
-                           id_field, by, validated, top)
+    inp = load_stats_input(
+        list(codings),
+        book,
+        str(codebook_path or DEFAULT_CODEBOOK),
+        ads,
+        id_field,
+        by,
+        validated,
+        top,
+    )
     report = build_report(inp)
     for warning in report.provenance["warnings"]:
         warn(warning)
