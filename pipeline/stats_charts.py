@@ -23,7 +23,7 @@ from pipeline.stats_tables import Row
 
 WIDTH = 9.0  # inches
 CHART_MAX_GROUPS = 40  # rows of a breakdown heatmap; the table has them all
-ANNOTATE_CELLS = 400  # a heatmap with more cells is read by colour (the table has the numbers)
+ANNOTATE_CELLS = 200  # a bigger heatmap is read by colour (its table has the numbers)
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
