@@ -232,5 +232,5 @@ def corrected_interval(
     corrected = corrected[~np.isnan(corrected)]
     if corrected.size < samples / 2:  # mostly undefined: an interval would mislead
         return None, None
-    low, high = np.percentile(corrected, [2.5, 97.5])
+    low, high = np.quantile(corrected, [0.025, 0.975])
     return float(low), float(high)
