@@ -69,8 +69,8 @@ def load_source(path: Path, book: Codebook) -> CodingSource:
         return CodingSource(path, codings)
     coded = {c.ad_id for c in codings}
     failures = read_records(folder / "failures.jsonl")
-    failed = [f["ad_id"] for f in failures if str(f.get("ad_id")) not in coded]
-    return CodingSource(path, codings, _manifest(folder), [str(i) for i in failed])
+    failed = [str(f["ad_id"]) for f in failures if f.get("ad_id") not in (None, *coded)]
+    return CodingSource(path, codings, _manifest(folder), failed)
 
 
 def load_sources(paths: list[Path], book: Codebook) -> list[CodingSource]:
@@ -210,6 +210,8 @@ def _group(table: AdsTable, ad_id: str, by: By) -> str:
 
 def _cells(entry: object, where: str) -> Validation:
     """The 2 x 2 presence table of one category from n, gold, pred and agreement."""
+    if isinstance(entry, dict) and entry.get("n") == 0:  # no paired ads: agreement is null
+        return Validation(tp=0, fn=0, fp=0, tn=0)
     if not isinstance(entry, dict) or not all(
         isinstance(entry.get(k), (int, float)) for k in ("n", "gold", "pred", "agreement")
     ):

@@ -219,6 +219,20 @@ def test_validation_is_read_back_from_an_eval_json_report(tmp_path, codebook):
     assert set(validation) == set(codebook.categories)
 
 
+def test_an_eval_report_with_no_paired_ads_validates_nothing(tmp_path, codebook):
+    path = tmp_path / "eval.json"
+    write_json(evaluate([_coding("g", [])], [_coding("p", [])], codebook), path)
+    validation = read_validation(path, codebook)
+    assert set(validation.values()) == {Validation(tp=0, fn=0, fp=0, tn=0)}
+    a = codebook.ids_of_kind("quotes")[0]
+    row = next(
+        r
+        for r in report_of(codebook, validation=validation).table("corrected").rows
+        if r["category"] == a
+    )
+    assert row["corrected"] is None and row["note"] == "no gold positive in the validation sample"
+
+
 # ------------------------------------------------------------------ tables
 
 
