@@ -10,8 +10,12 @@ GOLD ?= gold/
 PRED ?= $(OUT)/codings.jsonl
 MODEL ?=
 DATA ?= ../shared/data/jobads
+CODINGS ?= $(OUT)
+STATS ?= stats/
+BY ?=
+VALIDATED ?=
 
-.PHONY: install test lint autocode eval review bench clean
+.PHONY: install test lint autocode eval review stats bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -38,8 +42,12 @@ eval: $(STAMP)
 review: $(STAMP)
 	$(BIN)/autocode review $(OUT) --ads $(ADS) --gold $(GOLD)
 
+stats: $(STAMP)
+	$(BIN)/autocode stats $(CODINGS) --out $(STATS) $(if $(ADS),--ads $(ADS)) \
+		$(foreach column,$(BY),--by $(column)) $(if $(VALIDATED),--validated $(VALIDATED))
+
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --data $(DATA)
 
 clean:
-	rm -rf $(VENV) drafts review .autocode-cache
+	rm -rf $(VENV) drafts review stats .autocode-cache

@@ -3,7 +3,7 @@
     python -m bench.run --data ../shared/data/jobads            # everything (~13 min)
     python -m bench.run --data ... --only concurrency,eval      # re-run some parts
 
-Parts: concurrency, overhead (with start-up), eval, embedded, tokens (with cost). Each
+Parts: concurrency, overhead (with start-up), eval, stats, embedded, tokens (with cost). Each
 part's figures replace that part's in bench/results.json; the others are kept from the
 last run, so a disturbed part can be re-run alone. The tables are printed and rewritten
 in BENCHMARKS.md. A part whose data is missing is skipped with the reason. Nothing of the
@@ -24,7 +24,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("concurrency", "overhead", "eval", "embedded", "tokens")
+PARTS = ("concurrency", "overhead", "eval", "stats", "embedded", "tokens")
 PACKAGES = (
     "openai",
     "instructor",
@@ -34,6 +34,7 @@ PACKAGES = (
     "rapidfuzz",
     "scikit-learn",
     "rich",
+    "matplotlib",
 )
 
 
@@ -87,12 +88,12 @@ def _corpus(data: Path):
 
 
 def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> None:
-    from bench import cost, evalspeed, throughput
+    from bench import cost, evalspeed, statsspeed, throughput
 
     corpus, missing = _corpus(data)
     ads, book = corpus if corpus else (None, None)
     for part in parts:
-        if part in ("concurrency", "overhead", "eval", "tokens") and corpus is None:
+        if part in ("concurrency", "overhead", "eval", "stats", "tokens") and corpus is None:
             results["skipped"][part] = missing
             if part == "overhead":  # the start-up time needs no data
                 results["details"]["startup"] = throughput.startup()
@@ -114,13 +115,17 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
             results["details"]["startup"] = throughput.startup()
             results["startup_s"] = results["details"]["startup"]["help_s"]
         elif part == "eval":
-            if not (work / "coded" / "codings.jsonl").exists():
-                with throughput.sim_server(0.0) as url:
-                    throughput.run_ads(ads, book, throughput.make_llm(url, None), work / "coded", 8)
             res = evalspeed.eval_speed(
-                work / "coded", ads, work, list(book.ids_of_kind("quotes")), book.profile_names
+                _coded_corpus(ads, book, work),
+                ads,
+                work,
+                list(book.ids_of_kind("quotes")),
+                book.profile_names,
             )
             results["eval_s"] = res["seconds"]
+        elif part == "stats":
+            res = statsspeed.stats_speed(_coded_corpus(ads, book, work), data / "ads.jsonl", work)
+            results["stats_s"] = res["seconds"]
         elif part == "embedded":
             res = _embedded(data, args, work, results)
             if res is None:
@@ -138,6 +143,17 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
             "at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         }
         results["skipped"].pop(part, None)
+
+
+def _coded_corpus(ads, book, work: Path) -> Path:
+    """The corpus coded by the simulated server (the overhead part leaves it in work/coded)."""
+    from bench import throughput
+
+    coded = work / "coded"
+    if not (coded / "codings.jsonl").exists():
+        with throughput.sim_server(0.0) as url:
+            throughput.run_ads(ads, book, throughput.make_llm(url, None), coded, 8)
+    return coded
 
 
 def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:

@@ -10,7 +10,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "pipeline"
-PURE = ["codebook", "record", "grounding", "goldmd", "evaluate", "prompt"]
+PURE = [
+    "codebook",
+    "record",
+    "grounding",
+    "goldmd",
+    "evaluate",
+    "prompt",
+    "stats",
+    "stats_tables",
+    "stats_tools",
+    "stats_report",
+    "stats_charts",
+]
 NETWORK = {"openai", "instructor", "httpx", "requests", "urllib.request", "http.client"}
 NETWORK_MODULES = {"pipeline.llm", "pipeline.embedded", "pipeline.batch_api"}
 MAX_FUNCTION_LINES = 60

@@ -35,13 +35,24 @@ def main() -> None:
       autocode review drafts/ --ads raw/    read drafts beside their ads
       autocode accept drafts/X.md --gold gold/
       autocode eval --gold gold/ --pred drafts/ --ads raw/
+      autocode stats drafts/ --ads ads.jsonl --by industry
     """
 
 
 def _register() -> None:
-    from pipeline.cli import accept, batch, code, evaluate, export, import_qdpx, parse, review
+    from pipeline.cli import (
+        accept,
+        batch,
+        code,
+        evaluate,
+        export,
+        import_qdpx,
+        parse,
+        review,
+        stats,
+    )
 
-    for module in (parse, code, evaluate, batch, review, accept, export, import_qdpx):
+    for module in (parse, code, evaluate, batch, review, accept, export, import_qdpx, stats):
         main.add_command(module.command)
 
 
