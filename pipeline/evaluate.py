@@ -146,7 +146,7 @@ def _common_run(a: list[str], b: list[str]) -> int:
     return SequenceMatcher(None, a, b, autojunk=False).find_longest_match().size
 
 
-class _Passages:
+class Passages:
     """Per-ad cache of folded text, tokens and spans, computed once per distinct quote."""
 
     def __init__(self, ad_text: str | None):
@@ -180,7 +180,7 @@ class _Passages:
         return common / shorter
 
 
-def _assign(scores: list[list[float | None]]) -> list[tuple[int, int]]:
+def assign_pairs(scores: list[list[float | None]]) -> list[tuple[int, int]]:
     """Maximum one-to-one matching: most matches first, then most total overlap."""
     if not scores or not scores[0]:
         return []
@@ -192,12 +192,12 @@ def _assign(scores: list[list[float | None]]) -> list[tuple[int, int]]:
     return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if weights[r][c] > 0]
 
 
-def _match_category(gold: list[Quote], pred: list[Quote], mode: str, cache: _Passages):
+def _match_category(gold: list[Quote], pred: list[Quote], mode: str, cache: Passages):
     if mode == "strict":
         score = lambda a, b: 1.0 if fold_quote(a) == fold_quote(b) else None  # noqa: E731
     else:
         score = cache.overlap
-    pairs = _assign([[score(g.text, p.text) for p in pred] for g in gold])
+    pairs = assign_pairs([[score(g.text, p.text) for p in pred] for g in gold])
     used_g, used_p = {i for i, _ in pairs}, {j for _, j in pairs}
     return (
         [(gold[i], pred[j]) for i, j in sorted(pairs)],
@@ -210,7 +210,7 @@ def match_ad(gold: Coding, pred: Coding, ad_text: str | None = None, mode: str =
     """One ad's quote matching, category by category; use mode="partial" for review."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    cache = _Passages(ad_text)
+    cache = Passages(ad_text)
     by_cat: dict[str, tuple[list[Quote], list[Quote]]] = defaultdict(lambda: ([], []))
     for q in gold.quotes:
         by_cat[q.category][0].append(q)
@@ -262,13 +262,13 @@ def quote_scores(matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
 # -------------------------------------------------------------------- presence
 
 
-def _coded(coding: Coding) -> set[str]:
+def coded_categories(coding: Coding) -> set[str]:
     return {q.category for q in coding.quotes} | {t.category for t in coding.tools}
 
 
 def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -> dict:
     """Per category kappa on "coded at least once"; macro mean; alpha over all cells."""
-    coded = [(_coded(g), _coded(p)) for g, p in pairs]
+    coded = [(coded_categories(g), coded_categories(p)) for g, p in pairs]
     per_category: dict[str, dict] = {}
     all_gold: list[int] = []
     all_pred: list[int] = []
@@ -313,7 +313,7 @@ def _tool_pair(tool: Tool) -> tuple[str, str]:
     return tool_key(tool.name), tool.category
 
 
-def _tool_sets(coding: Coding) -> tuple[set[str], set[tuple[str, str]]]:
+def tool_sets(coding: Coding) -> tuple[set[str], set[tuple[str, str]]]:
     return {tool_key(t.name) for t in coding.tools}, {_tool_pair(t) for t in coding.tools}
 
 
@@ -321,7 +321,7 @@ def tool_scores(pairs: Sequence[tuple[Coding, Coding]]) -> dict:
     """Micro P/R/F1 over per-ad sets of tool names, and of (name, category)."""
     counts: dict[str, Counter] = {"name": Counter(), "name_and_category": Counter()}
     for g, p in pairs:
-        sides: zip[tuple[str, set, set]] = zip(counts, _tool_sets(g), _tool_sets(p), strict=True)
+        sides: zip[tuple[str, set, set]] = zip(counts, tool_sets(g), tool_sets(p), strict=True)
         for level, gs, ps in sides:
             counts[level].update(tp=len(gs & ps), fp=len(ps - gs), fn=len(gs - ps))
     return {level: _block(c) for level, c in counts.items()}
@@ -331,7 +331,7 @@ def tool_scores(pairs: Sequence[tuple[Coding, Coding]]) -> dict:
 
 
 def _per_ad(gold: Coding, pred: Coding, match: AdMatch, order: dict[str, int]) -> dict:
-    g_keys, p_keys = _tool_sets(gold)[1], _tool_sets(pred)[1]
+    g_keys, p_keys = tool_sets(gold)[1], tool_sets(pred)[1]
 
     def listed(entries, field: str) -> list[dict]:
         # Codebook order, so a Markdown and a JSONL copy of the same drafts list alike.
@@ -348,19 +348,17 @@ def _per_ad(gold: Coding, pred: Coding, match: AdMatch, order: dict[str, int]) -
     }
 
 
-def evaluate(
-    gold: Sequence[Coding],
-    pred: Sequence[Coding],
-    book: Codebook,
-    ad_texts: Mapping[str, str] | None = None,
-) -> dict:
-    """The full agreement report (the `--json` structure) of `pred` against `gold`."""
+def match_all(pairs: Sequence[tuple[Coding, Coding]], ad_texts: Mapping[str, str] | None):
+    """Every paired ad's quote matching, for each mode: {mode: [AdMatch per pair]}."""
+    texts = ad_texts or {}
+    return {mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES}
+
+
+def build_report(pairing: Pairing, matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
+    """The report of matched pairs: every figure, and the per-ad disagreements."""
     from pipeline.calibration import calibration  # it builds on this module's matching
 
-    pairing = pair_codings(gold, pred)
     pairs = pairing.paired
-    texts = ad_texts or {}
-    matches = {mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES}
     order = {cat_id: i for i, cat_id in enumerate(book.categories)}
     return {
         "ads": {
@@ -377,6 +375,17 @@ def evaluate(
         ],
         "calibration": calibration(pairs, matches["partial"], book),
     }
+
+
+def evaluate(
+    gold: Sequence[Coding],
+    pred: Sequence[Coding],
+    book: Codebook,
+    ad_texts: Mapping[str, str] | None = None,
+) -> dict:
+    """The full agreement report (the `--json` structure) of `pred` against `gold`."""
+    pairing = pair_codings(gold, pred)
+    return build_report(pairing, match_all(pairing.paired, ad_texts), book)
 
 
 def gate_failures(report: dict, min_kappa: float) -> list[str]:

@@ -12,7 +12,7 @@ import re
 
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.record import Coding, Quote, Tool
+from pipeline.record import Coding, Quote, Tool, extra_of
 
 GOLD_KIND = "Manual Coding Analysis"
 DRAFT_KIND = "Draft Coding Analysis"
@@ -22,6 +22,9 @@ INTRO = re.compile(r'for the "(?P<title>.*)" position')
 BULLET = re.compile(r"^\s*[-*+]\s+(?P<content>.*)$")
 LABEL = re.compile(r"^\*\*(?P<label>[^*]+?):?\*\*:?\s*(?P<rest>.*)$")
 TRAILING_PUNCT = " .,;:!?"
+# a consensus draft: how many codings it merges, and an entry found in fewer of them
+CONSENSUS_LINE = re.compile(r"^Consensus of (?P<n>\d+) codings\b")
+SUPPORT = re.compile(r"\s+\(support (?P<k>\d+)/(?P<n>\d+)\)$")
 
 
 def ad_number(ad_id: str) -> str:
@@ -48,9 +51,20 @@ def _suffix(note: str | None) -> str:
     return f" ({note})" if note else ""
 
 
+def _support(entry: Quote | Tool, n_codings: int | None) -> str:
+    """` (support k/n)` for an entry of a consensus found in fewer than all its codings."""
+    support = extra_of(entry, "support")
+    if not n_codings or support is None or support == n_codings:
+        return ""
+    return f" (support {support}/{n_codings})"
+
+
 def _category_block(coding: Coding, cat_id: str, name: str) -> list[str]:
-    entries = [f'  - "{q.text}"{_suffix(q.note)}' for q in coding.quotes if q.category == cat_id]
-    entries += [f"  - `{t.name}`{_suffix(t.note)}" for t in coding.tools if t.category == cat_id]
+    n = extra_of(coding, "n_codings")
+    entries = [f'  - "{q.text}"{_suffix(q.note)}{_support(q, n)}'
+               for q in coding.quotes if q.category == cat_id]
+    entries += [f"  - `{t.name}`{_suffix(t.note)}{_support(t, n)}"
+                for t in coding.tools if t.category == cat_id]
     return [f"- **{cat_id}. {name}:**", *entries] if entries else []
 
 
@@ -69,6 +83,10 @@ def render(
         _intro(coding, draft_model),
         "",
     ]
+    n_codings = extra_of(coding, "n_codings")
+    if n_codings:
+        lines += [f"Consensus of {n_codings} codings: an entry in fewer than {n_codings} of "
+                  f'them ends with "(support k/{n_codings})".', ""]
     if coding.profile:
         lines.append(f"- **Assigned Profile:** `{coding.profile}`")
     if coding.reasoning:
@@ -153,6 +171,16 @@ class _Parser:
         self.coding = Coding(ad_id=ad_id)
         self.category: str | None = None
         self.problems: list[str] = []
+        self.n_codings: int | None = None
+
+    def finish_support(self) -> None:
+        """A consensus draft: entries without a support mark are in every coding."""
+        if self.n_codings is None:
+            return
+        data = self.coding.model_dump() | {"n_codings": self.n_codings}
+        for entry in [*data["quotes"], *data["tools"]]:
+            entry.setdefault("support", self.n_codings)
+        self.coding = Coding.model_validate(data)
 
     def problem(self, lineno: int, message: str) -> None:
         self.problems.append(f"{self.source}:{lineno}: {message}")
@@ -181,6 +209,10 @@ class _Parser:
                 self.problem(lineno, f"unexpected text after the category label: {rest!r}")
 
     def entry(self, lineno: int, content: str) -> None:
+        support = SUPPORT.search(content)
+        if support:
+            content = content[: support.start()]
+        extra = {"support": int(support["k"])} if support else {}
         is_quote = content[0] in '"“'
         # only an opening typographic mark is normalised; one inside the text is content
         split = split_quote('"' + content[1:]) if is_quote else split_tool(content)
@@ -193,9 +225,9 @@ class _Parser:
         kind = self.book.part_of[self.category].kind
         text, note = split
         if is_quote and kind == "quotes":
-            self.coding.quotes.append(Quote(category=self.category, text=text, note=note))
+            self.coding.quotes.append(Quote(category=self.category, text=text, note=note, **extra))
         elif not is_quote and kind == "tools":
-            self.coding.tools.append(Tool(category=self.category, name=text, note=note))
+            self.coding.tools.append(Tool(category=self.category, name=text, note=note, **extra))
         else:
             expected = "a quote" if kind == "quotes" else "a tool name in backticks"
             self.problem(lineno, f"category {self.category} takes {expected}: {content!r}")
@@ -224,6 +256,8 @@ class _Parser:
             self.problem(lineno, f"cannot understand this line: {stripped!r}")
         elif self.coding.title is None and (intro := INTRO.search(stripped)):
             self.coding.title = intro["title"]
+        elif consensus := CONSENSUS_LINE.match(stripped):
+            self.n_codings = int(consensus["n"])
 
 
 def _lines_outside_comments(text: str):
@@ -249,6 +283,7 @@ def parse(text: str, codebook: Codebook, ad_id: str, source: str = "<text>") -> 
             parser.line(lineno, line, in_body)
     if parser.problems:
         raise InputError("\n".join(parser.problems))
+    parser.finish_support()
     return parser.coding
 
 

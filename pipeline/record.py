@@ -15,6 +15,11 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+def extra_of(model: BaseModel, name: str):
+    """A field that only some records carry (e.g. a consensus's `support`), or None."""
+    return (model.model_extra or {}).get(name)
+
+
 class Quote(BaseModel):
     model_config = ConfigDict(extra="allow")
 
