@@ -64,14 +64,19 @@ def test_cli_writes_json_and_markdown(pred_dir, tmp_path):
     assert result.stdout.lstrip().startswith("Headline")
     assert "769_klm" in result.stderr  # no raw text for it: says so, uses tokens
     report = json.loads(out_json.read_text())
-    assert set(report) == set(KEYS) | {"per_ad", "calibration"}
+    assert set(report) == set(KEYS) | {"per_ad", "calibration", "ci"}
     assert all(set(report[k]) == v for k, v in KEYS.items())
+    ci = report["ci"]["profile.accuracy"]  # bootstrap intervals by default
+    assert (ci["n_boot"], ci["level"], ci["seed"]) == (1000, 0.95, 0)
+    assert ci["low"] <= report["profile"]["accuracy"] <= ci["high"]
     assert set(report["quotes"]["strict"]) == PRF_KEYS == set(report["tools"]["name"])
     assert report["ads"]["gold_only"] == ["104_harborline_datascience"]
     assert report["ads"]["pred_only"] == ["999_extra"]
     assert report["profile"]["accuracy"] == pytest.approx(4 / 5)
     md = out_md.read_text()
-    assert md.startswith("# Agreement report\n\n## Headline")
+    assert md.startswith("# Agreement report\n\n## Headline (95% bootstrap intervals")
+    accuracy = f"| profile accuracy | 0.800 [{ci['low']:.3f}, {ci['high']:.3f}] |"
+    assert accuracy in md.splitlines()
     assert "Profile: gold `Not Relevant`, predicted `Software Engineer`" in md
 
 
