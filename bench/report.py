@@ -80,15 +80,25 @@ def _speed(r: dict) -> Section:
         )
     e = d.get("eval")
     if e:
+        boot = f", {e['n_boot']} bootstrap resamples" if e.get("n_boot") else ""
         rows.append(
             [
-                f"`autocode eval`, {e['paired_ads']:,} ads vs a perturbed copy "
+                f"`autocode eval`, {e['paired_ads']:,} ads vs a perturbed copy{boot} "
                 f"(median of {len(e['runs'])})",
                 f"{_f(r['eval_s'])} s",
-                "< 3 s",
-                _goal(r["eval_s"] < 3),
+                "< 1.5 s",
+                _goal(r["eval_s"] < 1.5),
             ]
         )
+        if e.get("bootstrap_s") is not None:
+            rows.append(
+                [
+                    "  ... of which the bootstrap: per-ad counts and resampling (in process)",
+                    f"{_f(e['bootstrap_s'], 3)} s",
+                    "",
+                    "",
+                ]
+            )
     st = d.get("stats")
     if st:
         rows.append(

@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 import krippendorff
 from scipy.optimize import linear_sum_assignment
@@ -298,6 +299,7 @@ def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -
 # ----------------------------------------------------------------------- tools
 
 
+@lru_cache(maxsize=65536)  # a corpus names the same few hundred tools over and over
 def tool_key(name: str) -> str:
     """A tool name folded for matching: case, punctuation and a parenthetical dropped.
 

@@ -186,13 +186,19 @@ def _interval(values: np.ndarray, level: float, seed: int) -> dict:
     }
 
 
+def resample_weights(n_ads: int, n_boot: int, seed: int) -> np.ndarray:
+    """n_boot x n_ads: how often each resample draws each ad (n_ads draws with replacement)."""
+    draws = np.random.default_rng(seed).integers(0, n_ads, size=(n_boot, n_ads))
+    flat = (draws + np.arange(n_boot)[:, None] * n_ads).ravel()
+    return np.bincount(flat, minlength=n_boot * n_ads).reshape(n_boot, n_ads).astype(float)
+
+
 def intervals(counts: AdCounts, n_boot: int, seed: int, level: float = LEVEL) -> dict:
     """The `ci` object of the report: {figure: {low, high, level, n_boot, n_undefined, seed}}."""
     n_ads = len(counts.strict)
     if n_ads == 0:  # nothing to resample: every figure is undefined in every resample
         return {name: _interval(np.full(n_boot, np.nan), level, seed) for name in FIGURES}
-    rng = np.random.default_rng(seed)
-    weights = rng.multinomial(n_ads, np.full(n_ads, 1 / n_ads), size=n_boot).astype(float)
+    weights = resample_weights(n_ads, n_boot, seed)
     return {name: _interval(v, level, seed) for name, v in figures(counts, weights).items()}
 
 

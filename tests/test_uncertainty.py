@@ -18,6 +18,7 @@ from pipeline.uncertainty import (
     figures,
     nominal_alpha_2x2,
     precision_by_support,
+    resample_weights,
 )
 
 BOOK = load_codebook()
@@ -177,3 +178,12 @@ def test_precision_by_support():
     plain = evaluate_with_intervals([gold], [gold], BOOK, n_boot=0)
     assert "by_support" not in plain["quotes"]["partial"]
     assert precision_by_support([]) is None
+
+
+def test_resample_weights_draw_every_ad_count_times():
+    weights = resample_weights(50, 400, seed=2)
+    assert weights.shape == (400, 50)
+    assert (weights.sum(axis=1) == 50).all()
+    # each ad is drawn once per resample on average
+    assert weights.mean() == 1.0 and 0.9 < weights.mean(axis=0).min()
+    assert (resample_weights(50, 400, seed=2) == weights).all()
