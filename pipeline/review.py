@@ -29,7 +29,7 @@ from pipeline.codings import read_coded_leniently, read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
-from pipeline.record import Coding
+from pipeline.record import Coding, extra_of
 from pipeline.review_pages import Draft, ad_page, charts, index_row, page_names, run_summary
 from pipeline.store import atomic_write_text, read_records
 
@@ -218,13 +218,24 @@ def _accept_command(draft_path: str | None, inp: ReviewInput) -> str | None:
     return shlex.join(args)
 
 
-def build_site(inp: ReviewInput, book: Codebook) -> dict[str, str]:
-    """File name -> HTML of every page of the site."""
+def lowest_agreement_first(drafts: list[Draft]) -> list[Draft]:
+    """Consensus drafts by agreement among their codings, lowest first; the others after."""
+
+    def key(draft: Draft) -> tuple[bool, float]:
+        agreement = extra_of(draft.coding, "agreement")
+        return agreement is None, agreement if agreement is not None else 0.0
+
+    return sorted(drafts, key=key)
+
+
+def build_site(inp: ReviewInput, book: Codebook, by_agreement: bool = False) -> dict[str, str]:
+    """File name -> HTML of every page of the site; `by_agreement` orders the index and the
+    pages' previous/next links lowest agreement first."""
     env, assets = _environment(), _assets()
-    names = page_names([d.coding.ad_id for d in inp.drafts])
+    drafts = lowest_agreement_first(inp.drafts) if by_agreement else inp.drafts
+    names = page_names([d.coding.ad_id for d in drafts])
     pages = [
-        ad_page(d, inp.ads.get(d.coding.ad_id), inp.golds.get(d.coding.ad_id), book)
-        for d in inp.drafts
+        ad_page(d, inp.ads.get(d.coding.ad_id), inp.golds.get(d.coding.ad_id), book) for d in drafts
     ]
     site = {}
     for i, page in enumerate(pages):

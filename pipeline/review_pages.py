@@ -20,7 +20,7 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.evaluate import REVIEW_MODE, match_ad, tool_key
 from pipeline.grounding import ground
-from pipeline.record import Coding, Quote
+from pipeline.record import Coding, Quote, extra_of
 
 # ------------------------------------------------------------------ segmentation
 
@@ -54,6 +54,16 @@ def category_colours(book: Codebook) -> dict[str, str]:
 
 
 OTHER_COLOUR = "hsl(0, 0%, 85%)"
+FAINTEST = 0.3  # opacity of the highlight of an entry only one of many codings has
+
+
+def shade(colour: str, support: int | None, n_codings: int | None) -> str:
+    """The colour, fainter the fewer codings support the entry (as is at full support)."""
+    if not support or not n_codings or support >= n_codings or not colour.startswith("hsl("):
+        return colour
+    opacity = FAINTEST + (1 - FAINTEST) * (support - 1) / max(1, n_codings - 1)
+    return f"hsla({colour[4:-1]}, {opacity:.2f})"
+
 
 # ------------------------------------------------------------------ an ad's page
 
@@ -73,6 +83,7 @@ class Item:
     ad_passage: str | None = None  # the ad's own words, where grounding was not exact
     gold: bool = False
     kind: str = "quote"
+    support: int | None = None  # how many of the merged codings have it (a consensus)
 
 
 @dataclass
@@ -82,6 +93,7 @@ class ToolItem:
     note: str | None
     match: str | None = None
     kind: str = "tool"
+    support: int | None = None
 
 
 def _item(key: str, quote: Quote, ad_text: str | None, match=None, partner=None, gold=False):
@@ -100,6 +112,7 @@ def _item(key: str, quote: Quote, ad_text: str | None, match=None, partner=None,
         gold_text,
         passage,
         gold,
+        support=extra_of(quote, "support"),
     )
 
 
@@ -123,11 +136,19 @@ def quote_items(pred: Coding, gold: Coding | None, ad_text: str | None) -> list[
 def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
     """Tools, marked by (name, category) as `autocode eval` counts them, when gold is given."""
     if gold is None:
-        return [ToolItem(t.category, t.name, t.note) for t in pred.tools]
+        return [
+            ToolItem(t.category, t.name, t.note, support=extra_of(t, "support")) for t in pred.tools
+        ]
     key = lambda t: (tool_key(t.name), t.category)  # noqa: E731
     gold_keys, pred_keys = {key(t) for t in gold.tools}, {key(t) for t in pred.tools}
     items = [
-        ToolItem(t.category, t.name, t.note, "matched" if key(t) in gold_keys else "extra")
+        ToolItem(
+            t.category,
+            t.name,
+            t.note,
+            "matched" if key(t) in gold_keys else "extra",
+            support=extra_of(t, "support"),
+        )
         for t in pred.tools
     ]
     return items + [
@@ -137,14 +158,19 @@ def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
     ]
 
 
-def segment_views(text: str, items: list[Item], colours: dict[str, str]) -> list[dict]:
-    """The ad text as pieces to render: plain, or marked with bands of the covering quotes."""
+def segment_views(
+    text: str, items: list[Item], colours: dict[str, str], n_codings: int | None = None
+) -> list[dict]:
+    """The ad text as pieces to render: plain, or marked with bands of the covering quotes
+    (fainter for entries of a consensus fewer codings support)."""
     by_key = {it.key: it for it in items}
     views = []
     for seg in segments(text, [(it.key, *it.span) for it in items if it.span]):
         covering = [by_key[k] for k in seg.keys]
         drafts = [it for it in covering if not it.gold]
-        bands = [colours.get(it.category, OTHER_COLOUR) for it in drafts]
+        bands = [
+            shade(colours.get(it.category, OTHER_COLOUR), it.support, n_codings) for it in drafts
+        ]
         classes = [
             "hl",
             *(["overlap"] if len(drafts) > 1 else []),
@@ -227,7 +253,7 @@ def _counts(items: list[Item], tools: list[ToolItem], draft: Draft) -> dict:
 def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) -> dict:
     """Everything one ad's page shows."""
     pred, text = draft.coding, ad.text if ad else None
-    colours = category_colours(book)
+    colours, n_codings = category_colours(book), extra_of(draft.coding, "n_codings")
     items, tools = quote_items(pred, gold, text), tool_items(pred, gold)
     shown = sorted(
         {it.category for it in items if it.span},
@@ -240,7 +266,7 @@ def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) ->
         "profile": pred.profile,
         "reasoning": pred.reasoning,
         "gold": None if gold is None else {"profile": gold.profile},
-        "segments": segment_views(text, items, colours) if text is not None else None,
+        "segments": segment_views(text, items, colours, n_codings) if text is not None else None,
         "legend": [
             {
                 "id": c,
@@ -257,6 +283,15 @@ def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) ->
         "warnings": draft.warnings,
         "draft_path": str(draft.path) if draft.path else None,
         "counts": _counts(items, tools, draft),
+        **consensus_view(pred),
+    }
+
+
+def consensus_view(coding: Coding) -> dict:
+    """How sure a consensus draft is: codings merged, profile support and tie, agreement."""
+    return {
+        key: extra_of(coding, key)
+        for key in ("n_codings", "profile_support", "profile_tie", "agreement")
     }
 
 
@@ -360,8 +395,9 @@ def index_row(page: dict, href: str | None, failure: dict | None = None) -> dict
         for name, n in (("ungrounded", ungrounded), ("fuzzy", counts.get("fuzzy", 0)))
         if n
     ]
+    keys = ("ad_id", "title", "organisation", "profile", "gold", "agreement", "n_codings")
     return {
-        **{k: page.get(k) for k in ("ad_id", "title", "organisation", "profile", "gold")},
+        **{k: page.get(k) for k in keys},
         "href": href,
         "counts": counts,
         "flags": flags,

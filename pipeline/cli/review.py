@@ -37,6 +37,14 @@ from pipeline.cli.options import (
     show_default=True,
     help="Folder for the site: index.html and a page per ad.",
 )
+@click.option(
+    "--sort",
+    type=click.Choice(["input", "agreement"]),
+    default="input",
+    show_default=True,
+    help="Order of the index and of the previous/next links: as in OUT, or consensus drafts "
+    "by agreement among their codings, lowest first (the index page can also sort so).",
+)
 @table_options
 @codebook_option
 def command(
@@ -44,6 +52,7 @@ def command(
     ads: Path | None,
     gold: Path | None,
     html: Path,
+    sort: str,
     id_field: str,
     text_fields: tuple[str, ...],
     codebook_path: Path | None,
@@ -58,6 +67,7 @@ def command(
     \b
     Example:
       autocode review drafts/ --ads raw/ --gold gold/ --html review/
+      autocode review merged/ --ads raw/ --sort agreement
       xdg-open review/index.html
     """
     from pipeline.codebook import load_codebook
@@ -67,4 +77,4 @@ def command(
     inp = load_review(out, ads, gold, book, table_fields(id_field, text_fields))
     for problem in inp.problems:
         warn(problem)
-    click.echo(write_site(build_site(inp, book), html))
+    click.echo(write_site(build_site(inp, book, by_agreement=sort == "agreement"), html))

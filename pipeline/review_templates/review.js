@@ -71,6 +71,27 @@
     var entry = event.target.closest && event.target.closest("li.quote[data-key]");
     if (entry) { reveal(entry); }
   });
+  // The index: sort the ads by agreement among the merged codings, lowest first, so a
+  // coder starts where the codings disagreed most; a second click restores the order.
+  var sorter = document.querySelector("button.sort[data-sort='agreement']");
+  if (sorter) {
+    sorter.addEventListener("click", function () {
+      var body = document.querySelector("#ads tbody");
+      var rows = Array.prototype.slice.call(body.rows);
+      var sorted = sorter.getAttribute("aria-pressed") !== "true";
+      function key(row) {
+        var value = row.getAttribute("data-agreement");
+        return value === null ? Infinity : parseFloat(value);
+      }
+      rows.sort(function (a, b) {
+        var order = +a.getAttribute("data-order") - +b.getAttribute("data-order");
+        return sorted ? (key(a) - key(b)) || order : order;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+      sorter.setAttribute("aria-pressed", sorted ? "true" : "false");
+    });
+  }
+
   document.addEventListener("keydown", function (event) {
     var entry = event.target.closest && event.target.closest("li.quote[data-key]");
     if (entry && (event.key === "Enter" || event.key === " ")) {
