@@ -62,3 +62,11 @@ def read_inputs(
         raise InputError("no readable ads in " + ", ".join(map(str, ads)))
     pairs = load_examples(examples_gold, examples_ads, book) if n_examples else []
     return Inputs(book, batch, ExamplePool(pairs, n_examples, examples_by, examples_max_chars))
+
+
+def read_ad_texts(path: Path, fields: TableFields, say: Callable[[str], None]) -> dict[str, str]:
+    """Ad id -> text of the ads at `path` (folder, .jsonl or .csv); problems told to `say`."""
+    batch = read_ads([path], fields)
+    for problem in batch.problems:
+        say(problem)
+    return {ad.id: ad.text for ad in batch.ads}

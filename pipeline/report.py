@@ -327,4 +327,6 @@ def markdown_report(report: dict) -> str:
 
 
 def write_json(report: dict, path: Path) -> None:
-    Path(path).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    from pipeline.store import atomic_write_text
+
+    atomic_write_text(Path(path), json.dumps(report, indent=2, ensure_ascii=False) + "\n")

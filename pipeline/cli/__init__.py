@@ -36,23 +36,32 @@ def main() -> None:
       autocode accept drafts/X.md --gold gold/
       autocode eval --gold gold/ --pred drafts/ --ads raw/
       autocode stats drafts/ --ads ads.jsonl --by industry
+
+    \b
+    Several codings of the same ads:
+      autocode code raw/ --samples 3        three samples per ad, and their consensus
+      autocode merge A/ B/ C/ --out merged/ consensus of existing coding sets
+      autocode agree A/ B/ C/               reliability among them
     """
 
 
 def _register() -> None:
     from pipeline.cli import (
         accept,
+        agree,
         batch,
         code,
         evaluate,
         export,
         import_qdpx,
+        merge,
         parse,
         review,
         stats,
     )
 
-    for module in (parse, code, evaluate, batch, review, accept, export, import_qdpx, stats):
+    commands = (parse, code, evaluate, batch, review, accept, export, import_qdpx, stats)
+    for module in (*commands, merge, agree):
         main.add_command(module.command)
 
 

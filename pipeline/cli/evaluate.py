@@ -33,6 +33,17 @@ from pipeline.cli.options import ExistingFolder, NewFile, PathArg, codebook_opti
     default=None,
     help="Exit 1 when profile kappa or presence macro kappa is below this (or undefined).",
 )
+@click.option(
+    "--bootstrap",
+    "n_boot",
+    type=click.IntRange(0),
+    default=1000,
+    show_default=True,
+    help="Resamples of the paired ads for the 95% interval of each headline figure (0: none).",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling."
+)
 @codebook_option
 def command(
     gold: Path,
@@ -41,12 +52,15 @@ def command(
     json_path: Path | None,
     markdown_path: Path | None,
     min_kappa: float | None,
+    n_boot: int,
+    seed: int,
     codebook_path: Path | None,
 ) -> None:
     """Score predicted codings against gold codings: profile, quotes, presence, tools.
 
     Ads pair by id (file stem, or the ad_id of a JSON line); unpaired ids are
-    listed and left out of the metrics. Tables go to stdout, headline first.
+    listed and left out of the metrics. Tables go to stdout, headline first, each
+    headline figure with its 95% bootstrap interval over the paired ads.
 
     \b
     Example:
@@ -61,7 +75,7 @@ def command(
     from pipeline.store import atomic_write_text
 
     book = load_codebook(codebook_path)
-    report = load_and_evaluate(gold, pred, ads, book, warn=warn)
+    report = load_and_evaluate(gold, pred, ads, book, warn=warn, n_boot=n_boot, seed=seed)
     # Files first: a closed stdout (e.g. piped into head) must not cost the report.
     if json_path:
         write_json(report, json_path)
