@@ -35,6 +35,7 @@ class Backend:
     schema_format: str = "json_schema"
     max_items: int | None = None  # cap on quotes/tools for small constrained-decoding models
     passage_quotes: bool = False  # quote text constrained to the ad's own passages
+    n_choices: bool = True  # asks for K samples in one request (`n`); else K requests
 
     @property
     def host(self) -> str:

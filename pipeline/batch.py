@@ -22,7 +22,8 @@ from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.llm import LLM, DiskCache
 from pipeline.record import Usage
-from pipeline.run import Outcome, Run, RunOptions, code_one, estimate_cost, prepare
+from pipeline.run import Outcome, Run, RunOptions, estimate_cost, prepare
+from pipeline.sampling import coder_for
 from pipeline.store import read_records
 
 ENDPOINT = "/v1/chat/completions"
@@ -66,9 +67,11 @@ def online_llm(
 
 
 def request_body(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
-    """The body the online path would send for this ad on its first attempt."""
+    """The body the online path would send for this ad on its first attempt; with several
+    samples, one request for all of them (`n`)."""
     request = prepare(ad, codebook, llm, options)
-    return llm.request(request.messages, request.model_cls)  # llm keeps instructor's log off
+    body = llm.request(request.messages, request.model_cls)  # llm keeps instructor's log off
+    return body | {"n": options.samples} if options.samples > 1 else body
 
 
 def request_line(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> dict:
@@ -223,6 +226,7 @@ def replay_llm(llm: LLM, completion: dict) -> LLM:
         temperature=llm.params["temperature"],
         max_tokens=llm.params["max_tokens"],
         transient_attempts=1,
+        asks_again=False,
     )
 
 
@@ -245,7 +249,7 @@ class BatchCoder:
             return Outcome(ad, reason=f"no result for this ad in {self.sources}")
         if result.completion is None:
             return Outcome(ad, reason=result.reason)
-        outcome = code_one(ad, codebook, replay_llm(llm, result.completion), options)
+        outcome = coder_for(options)(ad, codebook, replay_llm(llm, result.completion), options)
         if self.online is None or outcome.record is None or not outcome.record.ungrounded:
             return outcome
         return self.reask(outcome, codebook, options)
@@ -254,7 +258,7 @@ class BatchCoder:
         """Code the ad once more online; keep the batch record if that fails."""
         first = outcome.record
         assert first is not None and self.online is not None  # called for such ads only
-        again = code_one(outcome.ad, codebook, self.online, options)
+        again = coder_for(options)(outcome.ad, codebook, self.online, options)
         if again.record is None:
             first.warnings.append(
                 f"re-asked online after ungrounded quotes, which failed: {again.reason}"

@@ -171,15 +171,3 @@ def consensus(
             **extra,
         }
     )
-
-
-def consensus_notes(coding: Coding) -> list[str]:
-    """Review-note lines on how sure the consensus profile is (none at full support)."""
-    extra = coding.model_extra or {}
-    n, votes, tied = extra.get("n_codings"), extra.get("profile_support"), extra.get("profile_tie")
-    notes = []
-    if n and coding.profile and votes is not None and votes < n:
-        notes.append(f"Profile chosen by {votes} of {n} codings")
-    if tied:
-        notes.append(f"Profile tie between {', '.join(tied)}: the first in the codebook is kept")
-    return notes

@@ -89,6 +89,7 @@ def embedded_backend() -> Backend:
         schema_format="json_object",
         max_items=EMBEDDED_MAX_ITEMS,
         passage_quotes=True,
+        n_choices=False,  # llama.cpp's server answers one choice whatever `n` asks
     )
 
 

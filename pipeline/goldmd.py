@@ -61,10 +61,16 @@ def _support(entry: Quote | Tool, n_codings: int | None) -> str:
 
 def _category_block(coding: Coding, cat_id: str, name: str) -> list[str]:
     n = extra_of(coding, "n_codings")
-    entries = [f'  - "{q.text}"{_suffix(q.note)}{_support(q, n)}'
-               for q in coding.quotes if q.category == cat_id]
-    entries += [f"  - `{t.name}`{_suffix(t.note)}{_support(t, n)}"
-                for t in coding.tools if t.category == cat_id]
+    entries = [
+        f'  - "{q.text}"{_suffix(q.note)}{_support(q, n)}'
+        for q in coding.quotes
+        if q.category == cat_id
+    ]
+    entries += [
+        f"  - `{t.name}`{_suffix(t.note)}{_support(t, n)}"
+        for t in coding.tools
+        if t.category == cat_id
+    ]
     return [f"- **{cat_id}. {name}:**", *entries] if entries else []
 
 
@@ -85,8 +91,11 @@ def render(
     ]
     n_codings = extra_of(coding, "n_codings")
     if n_codings:
-        lines += [f"Consensus of {n_codings} codings: an entry in fewer than {n_codings} of "
-                  f'them ends with "(support k/{n_codings})".', ""]
+        lines += [
+            f"Consensus of {n_codings} codings: an entry in fewer than {n_codings} of "
+            f'them ends with "(support k/{n_codings})".',
+            "",
+        ]
     if coding.profile:
         lines.append(f"- **Assigned Profile:** `{coding.profile}`")
     if coding.reasoning:

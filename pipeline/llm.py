@@ -55,6 +55,8 @@ class _Captured(Exception):
 class LLMFailure(AutocodeError):
     """This ad could not be coded; the message is the reason recorded in failures.jsonl."""
 
+    status: int | None = None  # the HTTP status, when the server refused the request
+
 
 class EmptyResponse(Exception):
     """A completion with an empty choice list: retried like a transient server error."""
@@ -212,8 +214,10 @@ class LLM:
         transient_attempts: int = 6,
         backoff: float = 1.0,
         refresh: bool = False,
+        asks_again: bool = True,
     ):
         self.backend = backend
+        self.asks_again = asks_again  # False: answers are replayed (batch), none can be added
         self._create = create
         self.timeout = timeout
         self.cache = cache or DiskCache(None)
@@ -278,22 +282,45 @@ class LLM:
         blob = json.dumps(material, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
-    def code(self, messages: list[dict], model_cls: type[BaseModel], ad_text: str) -> Exchange:
-        key = self.cache_key(messages, model_cls)
+    def cached(self, key: str) -> Exchange | None:
+        """The cached exchange under `key`, unless the run refreshes."""
         hit = None if self.refresh else self.cache.get(key)
-        if hit is not None:
-            return Exchange(hit["answer"], hit["usage"], hit["attempts"], cached=True)
-        state = {"attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        return None if hit is None else Exchange(hit["answer"], hit["usage"], hit["attempts"], True)
 
-        def checked_create(**kwargs):
+    def remember(self, key: str, exchange: Exchange) -> None:
+        self.cache.put(
+            key, {"answer": exchange.answer, "usage": exchange.usage, "attempts": exchange.attempts}
+        )
+
+    def checked_create(self, **kwargs):
+        """One completion, transient failures retried; an empty choice list is one of them."""
+
+        def create(**kwargs):
             completion = self.raw_create(**kwargs)
             if getattr(completion, "choices", None) == []:
                 raise EmptyResponse("the server answered with an empty choice list")
             return completion
 
+        return self.retrying(create, **kwargs)
+
+    def code(
+        self,
+        messages: list[dict],
+        model_cls: type[BaseModel],
+        ad_text: str,
+        key: str | None = None,
+    ) -> Exchange:
+        """One validated answer (re-asked as needed), from the cache under `key` (default:
+        the hash of the request) when it is there."""
+        key = key or self.cache_key(messages, model_cls)
+        hit = self.cached(key)
+        if hit is not None:
+            return hit
+        state = {"attempts": 0, "prompt_tokens": 0, "completion_tokens": 0}
+
         def counted_create(**kwargs):
             state["attempts"] += 1
-            completion = self.retrying(checked_create, **kwargs)
+            completion = self.checked_create(**kwargs)
             for name, value in _usage_of(completion).items():
                 state[name] += value
             state["refusal"] = _refusal_of(completion)
@@ -313,15 +340,44 @@ class LLM:
                 **self.params,
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reason, never a traceback
-            raise self._failure(exc, state) from None
+            raise self.failure(exc, state) from None
         usage = {k: state[k] for k in ("prompt_tokens", "completion_tokens")}
         exchange = Exchange(answer.model_dump(mode="json"), usage, state["attempts"])
-        self.cache.put(
-            key, {"answer": exchange.answer, "usage": usage, "attempts": state["attempts"]}
-        )
+        self.remember(key, exchange)
         return exchange
 
-    def _failure(self, exc: Exception, state: dict) -> Exception:
+    def ask_choices(
+        self, messages: list[dict], model_cls: type[BaseModel], ad_text: str, n: int
+    ) -> list[Exchange | LLMFailure]:
+        """n answers from one request with `n: n`, each validated on its own; no re-ask (one
+        choice cannot be re-asked alone), so ungrounded quotes are kept to be dropped later.
+        A server that ignores `n` answers fewer. The tokens are on the first answer. A failed
+        request raises, as `code` does."""
+        state: dict = {"attempts": 1}
+        try:
+            completion = self.checked_create(**self.request(messages, model_cls), n=n)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
+            raise self.failure(exc, state) from None
+        usage, none = _usage_of(completion), {"prompt_tokens": 0, "completion_tokens": 0}
+        schema: Any = _for_instructor(model_cls)  # a ResponseSchema: it parses a completion
+        answers: list[Exchange | LLMFailure] = []
+        for index, choice in enumerate(completion.choices[:n]):
+            one = completion.model_copy(update={"choices": [choice]})
+            state["refusal"] = _refusal_of(one)
+            context = {"ad_text": ad_text, "max_retries": 0, "state": state}
+            try:
+                answer = schema.from_response(
+                    one, validation_context=context, mode=instructor.Mode[self.backend.mode.upper()]
+                )
+            except Exception as exc:  # noqa: BLE001 - this sample fails, the others count
+                reason = self.failure(exc, state)
+                answers.append(reason if isinstance(reason, LLMFailure) else LLMFailure(reason))
+                continue
+            answers.append(Exchange(answer.model_dump(mode="json"), none if index else usage, 1))
+        return answers
+
+    def failure(self, exc: Exception, state: dict) -> Exception:
+        """The exception to raise for `exc`: FatalLLMError, or LLMFailure with a reason."""
         cause: BaseException = exc
         while isinstance(cause, InstructorRetryException) and cause.__cause__:
             cause = cause.__cause__
@@ -336,7 +392,10 @@ class LLM:
         if state.get("refusal") and isinstance(cause, ValidationError | json.JSONDecodeError):
             reason = f"refused by the model ({state['attempts']} attempt(s)): {state['refusal']}"
             return LLMFailure(redact(reason[:400], secret))
-        return LLMFailure(redact(describe_failure(cause, state["attempts"]), secret))
+        failure = LLMFailure(redact(describe_failure(cause, state["attempts"]), secret))
+        if isinstance(cause, openai.APIStatusError):
+            failure.status = cause.status_code
+        return failure
 
 
 def _refusal_of(completion) -> str | None:

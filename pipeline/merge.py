@@ -17,11 +17,11 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.codebook import Codebook
 from pipeline.codings import coding_set_name, load_codings
-from pipeline.consensus import consensus, consensus_notes
+from pipeline.consensus import consensus
 from pipeline.errors import InputError
 from pipeline.goldmd import render
 from pipeline.grounding import ground
-from pipeline.record import Coding, extra_of
+from pipeline.record import Coding, consensus_notes, extra_of
 from pipeline.store import atomic_write_text, write_records
 
 CodingSet = tuple[str, list[Coding]]

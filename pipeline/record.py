@@ -102,11 +102,25 @@ class CodedAd(Coding):
         return self.model_dump(mode="json", exclude={"reask"} if self.reask is None else None)
 
 
+def consensus_notes(coding: Coding) -> list[str]:
+    """Review-note lines on how sure the consensus profile is (none at full support)."""
+    extra = coding.model_extra or {}
+    n, votes, tied = extra.get("n_codings"), extra.get("profile_support"), extra.get("profile_tie")
+    notes = []
+    if n and coding.profile and votes is not None and votes < n:
+        notes.append(f"Profile chosen by {votes} of {n} codings")
+    if tied:
+        notes.append(f"Profile tie between {', '.join(tied)}: the first in the codebook is kept")
+    return notes
+
+
 def review_notes(coding: Coding) -> list[str]:
-    """A draft's review notes: quotes dropped as not in the ad, fuzzy ones, warnings. A plain
+    """A draft's review notes: how sure a consensus profile is, quotes dropped as not in the
+    ad, fuzzy ones, warnings. A plain
     Coding read from codings.jsonl carries the drafting fields as extras."""
     coded = coding if isinstance(coding, CodedAd) else CodedAd.model_validate(coding.model_dump())
-    notes = [f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in coded.ungrounded]
+    notes = consensus_notes(coded)
+    notes += [f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in coded.ungrounded]
     notes += [
         f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
         for q in coded.quotes

@@ -33,6 +33,8 @@ from pipeline.store import (
     write_records,
 )
 
+SAMPLES = "samples.jsonl"  # with --samples K > 1: every sample of every coded ad
+
 
 @dataclass
 class RunOptions:
@@ -43,6 +45,8 @@ class RunOptions:
     max_ad_chars: int = 20000
     examples: ExamplePool = field(default_factory=lambda: ExamplePool([]))
     prices: dict | None = None
+    samples: int = 1  # answers per ad; above 1 the record is their consensus
+    min_support: int | None = None  # of the consensus (default: a strict majority)
 
 
 @dataclass
@@ -51,6 +55,9 @@ class Outcome:
     record: CodedAd | None = None
     reason: str | None = None
     cached: bool = False
+    samples: list[tuple[int, CodedAd]] = field(default_factory=list)  # (index, sample), K > 1
+    samples_failed: int = 0
+    fresh_usage: Usage | None = None  # tokens of the answers not from the cache, K > 1
 
 
 def now() -> str:
@@ -88,11 +95,17 @@ def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Reques
 
 
 def record_from_answer(
-    request: Request, answer: dict, codebook: Codebook, llm: LLM, usage: dict, attempts: int
+    request: Request,
+    answer: dict,
+    codebook: Codebook,
+    llm: LLM,
+    usage: dict,
+    attempts: int,
+    options: RunOptions | None = None,
 ) -> CodedAd:
     """The coding record of a validated answer: grounded, with dropped quotes listed."""
     coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
-    made = provenance(codebook, llm, prompt_hash(request.messages))
+    made = provenance(codebook, llm, prompt_hash(request.messages), options)
     if request.example_ids:
         made["examples"] = request.example_ids
     return CodedAd(
@@ -117,7 +130,14 @@ def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outco
     return Outcome(ad, record=record, cached=exchange.cached)
 
 
-def provenance(codebook: Codebook, llm: LLM, prompt_sha: str) -> dict:
+def provenance(
+    codebook: Codebook, llm: LLM, prompt_sha: str, options: RunOptions | None = None
+) -> dict:
+    sampled = (
+        {"samples": options.samples, "min_support": options.min_support}
+        if options is not None and options.samples > 1
+        else {}
+    )
     return {
         "model": llm.backend.model,
         "backend": llm.backend.kind,
@@ -126,12 +146,13 @@ def provenance(codebook: Codebook, llm: LLM, prompt_sha: str) -> dict:
         "prompt_sha256": prompt_sha,
         "autocode_version": __version__,
         "temperature": llm.params["temperature"],
+        **sampled,
     }
 
 
 def coded_ids(records: list[dict], expected: dict) -> set[str]:
-    """Ads already coded under the same model, codebook and prompt need no new call."""
-    keys = ("model", "codebook_sha256", "prompt_sha256")
+    """Ads already coded under the same model, codebook, prompt and samples need no call."""
+    keys = ("model", "codebook_sha256", "prompt_sha256", "samples", "min_support")
     return {
         r["ad_id"]
         for r in records
@@ -168,6 +189,7 @@ class Run:
             "quotes_dropped": 0,
             "prompt_tokens": 0,
             "completion_tokens": 0,
+            **({"samples_failed": 0} if options.samples > 1 else {}),
         }
         self.failures: list[dict] = []
         self.started = now()
@@ -181,6 +203,7 @@ class Run:
                 self.book,
                 self.llm,
                 prompt_hash(prepare(ad, self.book, self.llm, self.opt).messages),
+                self.opt,
             )
             for ad in self.ads
         }
@@ -206,6 +229,11 @@ class Run:
         input_ids = {ad.id for ad in self.ads}
         kept = [r for r in records if r["ad_id"] in done or r["ad_id"] not in input_ids]
         write_records(self.out / "codings.jsonl", kept)  # drops torn lines and stale records
+        if self.opt.samples > 1 or (self.out / SAMPLES).exists():
+            # samples of an ad whose consensus was not written (killed) are asked again
+            kept_ids = {r["ad_id"] for r in kept}
+            samples = [s for s in read_records(self.out / SAMPLES) if s["ad_id"] in kept_ids]
+            write_records(self.out / SAMPLES, samples)
         atomic_write_text(self.out / "failures.jsonl", "")
         todo = [ad for ad in self.ads if ad.id not in done]
         self.already_done = len(self.ads) - len(todo)
@@ -284,22 +312,34 @@ class Run:
                 review_notes=review_notes(record),
             )
             atomic_write_text(self.out / f"{outcome.ad.id}.md", draft)
+            for index, sample in outcome.samples:  # before the record: it marks the ad done
+                append_line(self.out / SAMPLES, sample.to_json() | {"sample": index})
             append_line(self.out / "codings.jsonl", record.to_json())
-            self.stats["coded"] += 1
-            self.stats["from_cache"] += outcome.cached
-            self.stats["quotes_kept"] += len(record.quotes)
-            self.stats["quotes_dropped"] += len(record.ungrounded)
-            if not outcome.cached:
-                self.stats["prompt_tokens"] += record.usage.prompt_tokens
-                self.stats["completion_tokens"] += record.usage.completion_tokens
+            self._count(outcome, record)
         if self.progress:
             self.progress(outcome, self.stats)
+
+    def _count(self, outcome: Outcome, record: CodedAd) -> None:
+        self.stats["coded"] += 1
+        self.stats["from_cache"] += outcome.cached
+        self.stats["quotes_kept"] += len(record.quotes)
+        self.stats["quotes_dropped"] += len(record.ungrounded)
+        if outcome.samples:
+            self.stats["samples_failed"] += outcome.samples_failed
+        usage = outcome.fresh_usage or (Usage() if outcome.cached else record.usage)
+        self.stats["prompt_tokens"] += usage.prompt_tokens
+        self.stats["completion_tokens"] += usage.completion_tokens
 
     def _finish(self) -> None:
         records = read_records(self.out / "codings.jsonl")
         by_id = {r["ad_id"]: r for r in records}
         ordered = [by_id.pop(ad.id) for ad in self.ads if ad.id in by_id]
         write_records(self.out / "codings.jsonl", ordered + list(by_id.values()))
+        if (self.out / SAMPLES).exists():
+            order = {ad.id: i for i, ad in enumerate(self.ads)}
+            samples = read_records(self.out / SAMPLES)
+            samples.sort(key=lambda s: (order.get(s["ad_id"], len(order)), s["sample"]))
+            write_records(self.out / SAMPLES, samples)
         failures = sorted(self.failures, key=lambda f: [a.id for a in self.ads].index(f["ad_id"]))
         write_records(self.out / "failures.jsonl", failures)
         self.finished = now()
@@ -342,6 +382,11 @@ class Run:
                 "examples_by": self.opt.examples.by,
                 "examples_max_chars": self.opt.examples.max_chars,
                 "example_pool": [ad.id for ad, _ in self.opt.examples.pairs],
+                **(
+                    {"samples": self.opt.samples, "min_support": self.opt.min_support}
+                    if self.opt.samples > 1
+                    else {}
+                ),
                 **self.llm.params,
                 "max_retries": self.llm.max_retries,
             },

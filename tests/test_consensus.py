@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.consensus import consensus, consensus_notes, strict_majority
+from pipeline.consensus import consensus, strict_majority
 from pipeline.goldmd import parse, render
-from pipeline.record import Coding, Quote, Tool, extra_of
+from pipeline.record import Coding, Quote, Tool, consensus_notes, extra_of
 
 REPO = Path(__file__).resolve().parents[1]
 AD_ID = "101_lumenpath_genai"

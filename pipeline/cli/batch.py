@@ -18,6 +18,7 @@ from pipeline.cli.options import (
     cache_option,
     coding_options,
     out_option,
+    sampling,
     say,
     stack,
 )
@@ -49,13 +50,25 @@ def command() -> None:
 
 
 def offline_setup(
-    ads, out, model, mode, max_tokens, temperature, limit=None, refresh=False, prices=None, **read
+    ads,
+    out,
+    model,
+    mode,
+    max_tokens,
+    temperature,
+    samples,
+    min_support,
+    limit=None,
+    refresh=False,
+    prices=None,
+    **read,
 ):
     """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
     from pipeline.backend import BACKEND_DEFAULTS, batch_backend
     from pipeline.batch import offline_llm
     from pipeline.run import RunOptions, load_prices
 
+    sampled = sampling(temperature, samples, min_support)
     inputs = read_run_inputs(ads, **read)
     options = RunOptions(
         out,
@@ -64,10 +77,12 @@ def offline_setup(
         max_ad_chars=read["max_ad_chars"],
         examples=inputs.examples,
         prices=load_prices(prices),
+        samples=samples,
+        min_support=min_support,
     )
     backend = batch_backend(model, mode)
     tokens = BACKEND_DEFAULTS[backend.kind]["max_tokens"] if max_tokens is None else max_tokens
-    return inputs, options, offline_llm(backend, temperature, tokens)
+    return inputs, options, offline_llm(backend, sampled["temperature"], tokens)
 
 
 @command.command("prepare")
@@ -90,8 +105,8 @@ def prepare_cmd(ads, out, coded, limit, **common) -> None:
     """Write Batch API requests, one line per ad, without any network call.
 
     Each line is {custom_id: ad id, method: POST, url: /v1/chat/completions,
-    body: the exact request `autocode code` would send for that ad}. The paths of
-    the files written go to stdout.
+    body: the exact request `autocode code` would send for that ad}; with --samples K
+    the body asks for K answers (`n`). The paths of the files written go to stdout.
 
     \b
     Example:

@@ -19,6 +19,7 @@ from pipeline.cli.options import (
     max_retries_option,
     out_option,
     prices_option,
+    sampling,
     say,
     stack,
     table_fields,
@@ -66,7 +67,20 @@ def read_run_inputs(ads, codebook_path, id_field, text_fields, max_ad_chars, **e
 @click.option("--limit", type=click.IntRange(0), help="Code at most N ads not yet coded.")
 @click.option("--refresh", is_flag=True, help="Ignore the cache and codings already in OUT.")
 @stack(max_retries_option, timeout_option, cache_option, prices_option)
-def command(ads, out, limit, refresh, cache_dir, prices, model, mode, temperature, **options):
+def command(
+    ads,
+    out,
+    limit,
+    refresh,
+    cache_dir,
+    prices,
+    model,
+    mode,
+    temperature,
+    samples,
+    min_support,
+    **options,
+):
     """Draft a coding for every ad with an LLM.
 
     ADS are folders of .txt/.md/.html ads (id = file stem) or .jsonl/.csv files.
@@ -78,9 +92,12 @@ def command(ads, out, limit, refresh, cache_dir, prices, model, mode, temperatur
     Example:
       autocode code raw/ --out drafts/
       OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
+      autocode code raw/ --samples 3          # three samples per ad, and their consensus
     """
     from pipeline.run import Run, RunOptions, load_prices
+    from pipeline.sampling import coder_for
 
+    temperature = sampling(temperature, samples, min_support)["temperature"]
     given = {k: options.pop(k) for k in ("concurrency", "timeout", "max_retries", "max_tokens")}
     inputs = read_run_inputs(ads, **options)
     llm, concurrency = online_llm(model, mode, temperature, refresh, cache_dir, given)
@@ -92,8 +109,17 @@ def command(ads, out, limit, refresh, cache_dir, prices, model, mode, temperatur
         max_ad_chars=options["max_ad_chars"],
         examples=inputs.examples,
         prices=load_prices(prices),
+        samples=samples,
+        min_support=min_support,
     )
-    run = Run(inputs.batch.ads, inputs.book, llm, run_options, inputs.batch.problems)
+    run = Run(
+        inputs.batch.ads,
+        inputs.book,
+        llm,
+        run_options,
+        inputs.batch.problems,
+        coder=coder_for(run_options),
+    )
     sys.exit(execute(run, "autocode code"))
 
 

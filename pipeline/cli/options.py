@@ -62,7 +62,25 @@ def coding_options(model_help: str, mode_help: str, max_tokens_help: str):
         click.option("--model", help=model_help),
         click.option("--mode", type=click.Choice(MODES), help=mode_help),
         click.option("--max-tokens", type=click.IntRange(64), help=max_tokens_help),
-        click.option("--temperature", type=float, default=0.0, show_default=True),
+        click.option(
+            "--temperature",
+            type=float,
+            help="Sampling temperature [default: 0; 0.7 with --samples above 1].",
+        ),
+        click.option(
+            "--samples",
+            type=click.IntRange(1, 20),
+            default=1,
+            show_default=True,
+            help="Answers per ad; above 1 the draft is their consensus, each entry with its "
+            "support, and every sample is kept in OUT/samples.jsonl.",
+        ),
+        click.option(
+            "--min-support",
+            type=click.IntRange(1),
+            help="With --samples K: keep an entry at least M samples have [default: more "
+            "than half of those that succeeded].",
+        ),
         click.option(
             "--examples",
             "n_examples",
@@ -144,6 +162,20 @@ prices_option = click.option(
     type=NewFile,
     help="Price table YAML (default: the bundled one, or AUTOCODE_PRICES).",
 )
+
+
+def sampling(temperature: float | None, samples: int, min_support: int | None) -> dict:
+    """The run's temperature (0.7 by default with several samples), samples and support."""
+    from pipeline.errors import InputError
+
+    if min_support is not None and min_support > samples:
+        raise InputError(f"--min-support {min_support} is more than --samples {samples}")
+    default = 0.7 if samples > 1 else 0.0
+    return {
+        "temperature": default if temperature is None else temperature,
+        "samples": samples,
+        "min_support": min_support,
+    }
 
 
 def say(message: str, style: str | None = None) -> None:

@@ -7,6 +7,11 @@ A script of faults can replace the next answers, one fault per request:
     with SimServer(latency=0.5) as server:            # server.url -> http://127.0.0.1:PORT/v1
         server.script = ["429", "ok", "ungrounded"]  # then "ok" for every later request
 
+Several samples: a request with `n` gets n choices (`SimServer(takes_n=False)` answers one,
+as servers without `n` do). With `vary_samples=True` the answers differ as independent
+samples would: choice i (or, without `n`, the i-th request for the same ad) leaves out
+quote i - 1, and the third sample picks another profile (`sample_variant`).
+
 A script can also belong to one ad: `server.by_text = {"ad-7": ["500", "ok"]}` gives every
 request whose ad message (id line and text) contains "ad-7" the next fault of that list,
 whatever the order in which concurrent requests arrive; other requests use `script`.
@@ -88,6 +93,19 @@ def simulated_answer(body: dict) -> dict:
     }
 
 
+def sample_variant(answer: dict, body: dict, variant: int) -> dict:
+    """Sample `variant` of an answer: 0 as it is; i >= 1 without quote i - 1; 2 (and every
+    third after it) with the next profile of the schema."""
+    if variant == 0:
+        return answer
+    quotes = [q for i, q in enumerate(answer["quotes"]) if i != variant - 1]
+    profiles = _schema_of(body)[0].get("properties", {}).get("profile", {}).get("enum", [])
+    profile = answer["profile"]
+    if variant % 3 == 2 and profiles:
+        profile = profiles[(profiles.index(profile) + 1) % len(profiles)]
+    return dict(answer, quotes=quotes, profile=profile)
+
+
 def faulty_answer(fault: str, body: dict) -> dict:
     answer = simulated_answer(body)
     if fault == "bad-category" and answer["quotes"]:
@@ -164,6 +182,8 @@ class _Handler(BaseHTTPRequestHandler):
         sim = self.server.sim
         fault = sim.next_fault(body, dict(self.headers))
         time.sleep(sim.latency)
+        if fault == "ok" and (sim.vary_samples or (body.get("n") or 1) > 1):
+            return self._send(200, sim.samples(body))
         self.respond(fault, body)
 
     def respond(self, fault: str, body: dict) -> None:
@@ -228,11 +248,16 @@ class SimServer:
         script: list[str] | None = None,
         hang: float = 30.0,
         by_text: dict[str, list[str]] | None = None,
+        takes_n: bool = True,
+        vary_samples: bool = False,
     ):
         self.latency = latency
         self.script = list(script or [])
         self.by_text = {key: list(faults) for key, faults in (by_text or {}).items()}
         self.hang = hang
+        self.takes_n = takes_n
+        self.vary_samples = vary_samples
+        self._asked: dict[str, int] = {}  # requests so far per ad message (vary_samples)
         self.requests: list[dict] = []
         self.headers: list[dict] = []
         self.times: list[float] = []  # time.monotonic() of each request, in arrival order
@@ -248,6 +273,25 @@ class SimServer:
             if own is not None:
                 return own.pop(0) if own else "ok"
             return self.script.pop(0) if self.script else "ok"
+
+    def samples(self, body: dict) -> dict:
+        """A completion with one choice per sample asked for (one without `takes_n`)."""
+        n = (body.get("n") or 1) if self.takes_n else 1
+        with self._lock:
+            key = ad_message_of(body)
+            first = self._asked.get(key, 0) if self.vary_samples else 0
+            self._asked[key] = first + n
+        base = simulated_answer(body)
+        contents = [
+            json.dumps(sample_variant(base, body, first + i) if self.vary_samples else base)
+            for i in range(n)
+        ]
+        payload = completion(body, contents[0])
+        for i, content in enumerate(contents[1:], start=1):
+            choice = completion(body, content)["choices"][0]
+            payload["choices"].append(dict(choice, index=i))
+            payload["usage"]["completion_tokens"] += len(content) // 4
+        return payload
 
     @property
     def url(self) -> str:
