@@ -233,10 +233,11 @@ class _Parser:
             return
         kind = self.book.part_of[self.category].kind
         text, note = split
+        entry = {"category": self.category, "note": note, **extra}
         if is_quote and kind == "quotes":
-            self.coding.quotes.append(Quote(category=self.category, text=text, note=note, **extra))
+            self.coding.quotes.append(Quote.model_validate(entry | {"text": text}))
         elif not is_quote and kind == "tools":
-            self.coding.tools.append(Tool(category=self.category, name=text, note=note, **extra))
+            self.coding.tools.append(Tool.model_validate(entry | {"name": text}))
         else:
             expected = "a quote" if kind == "quotes" else "a tool name in backticks"
             self.problem(lineno, f"category {self.category} takes {expected}: {content!r}")

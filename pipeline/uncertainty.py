@@ -4,10 +4,11 @@ predicted quotes by their support.
 Bootstrap: paired ads are resampled with replacement. Every headline figure is a function
 of per-ad counts (profile confusion cell, quote TP/FP/FN, presence 2x2 cells, tool TP/FP/FN),
 so those counts are taken once and each resample is a vector of how often it draws each ad:
-one matrix product gives the resampled tables of all resamples at once. The interval is the
-2.5 and 97.5 percentiles of the figure over the resamples where it is defined; when it is
-undefined in more than 1 - level of them (5 %), the bounds are None: the interval would
-describe only the lucky resamples.
+one matrix product gives the resampled tables of all resamples at once. The interval runs
+between the percentiles that leave (1 - level) / 2 of the resamples where the figure is
+defined on either side (the percentile bootstrap); when the figure is undefined in more
+than 1 - level of them, the bounds are None: the interval would describe only the lucky
+resamples.
 """
 
 from __future__ import annotations
