@@ -112,18 +112,13 @@ def eval_speed(
         "--json",
         str(report),
     ]
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
+    without = _median_seconds([*cmd, "--bootstrap", "0"], runs)
+    times = _command_seconds(cmd, runs)  # last: report.json is this run's
     result = json.loads(report.read_text(encoding="utf-8"))
-    times.sort()
     return {
         "seconds": round(times[len(times) // 2], 2),
         "runs": [round(t, 2) for t in times],
+        "seconds_without_bootstrap": without,
         "paired_ads": len(result["ads"]["paired"]),
         "quote_tp_fp_fn_partial": [result["quotes"]["partial"][k] for k in ("tp", "fp", "fn")],
         "quote_f1_partial": round(result["quotes"]["partial"]["f1"], 3),
@@ -135,6 +130,23 @@ def eval_speed(
         ],
         "bootstrap_s": bootstrap_seconds(coded_dir, pred, texts),
     }
+
+
+def _command_seconds(cmd: list[str], runs: int) -> list[float]:
+    """Wall seconds of each of `runs` runs of the command, sorted."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        times.append(time.perf_counter() - start)
+        if done.returncode != 0:
+            raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
+    return sorted(times)
+
+
+def _median_seconds(cmd: list[str], runs: int) -> float:
+    times = _command_seconds(cmd, runs)
+    return round(times[len(times) // 2], 2)
 
 
 def _round(value):

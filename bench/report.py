@@ -90,6 +90,15 @@ def _speed(r: dict) -> Section:
                 _goal(r["eval_s"] < 1.5),
             ]
         )
+        if e.get("seconds_without_bootstrap") is not None:
+            rows.append(
+                [
+                    "  ... the same with `--bootstrap 0` (no intervals)",
+                    f"{_f(e['seconds_without_bootstrap'])} s",
+                    "",
+                    "",
+                ]
+            )
         if e.get("bootstrap_s") is not None:
             rows.append(
                 [

@@ -18,7 +18,7 @@ from pipeline.codings import read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd import parse, render
 from pipeline.grounding import ground
-from pipeline.record import Coding, one_line
+from pipeline.record import Coding, one_line, without_support
 from pipeline.store import atomic_write_text
 
 QUOTE_LINE = re.compile(r'^\s*[-*+]\s+["“]')
@@ -137,6 +137,7 @@ def write_gold(results: list[Checked], gold: Path, book: Codebook) -> list[Path]
     written = []
     for checked in results:
         target = Path(gold) / f"{checked.source.stem}.md"
-        atomic_write_text(target, render(checked.coding, book))  # type: ignore[arg-type]  # checked above
+        gold_coding = without_support(checked.coding)  # type: ignore[arg-type]  # checked above
+        atomic_write_text(target, render(gold_coding, book))
         written.append(target)
     return written

@@ -68,6 +68,17 @@ class Coding(BaseModel):
         return None if value is None else one_line(value) or None
 
 
+CONSENSUS_FIELDS = ("n_codings", "profile_support", "agreement", "profile_tie")
+
+
+def without_support(coding: Coding) -> Coding:
+    """The coding without what a consensus adds (support marks, n_codings...): as gold."""
+    data = {k: v for k, v in coding.model_dump().items() if k not in CONSENSUS_FIELDS}
+    for entry in [*data["quotes"], *data["tools"]]:
+        entry.pop("support", None)
+    return Coding.model_validate(data)
+
+
 class Dropped(BaseModel):
     """A quote of the LLM's answer that was not found in the ad, so not kept."""
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from pipeline.cli import main
 from pipeline.consensus import consensus, strict_majority
 from pipeline.goldmd import parse, render
 from pipeline.record import Coding, Quote, Tool, consensus_notes, extra_of
@@ -245,3 +247,19 @@ def test_gold_files_carry_no_support(codebook):
         coding_ = parse(path.read_text(encoding="utf-8"), codebook, path.stem)
         assert extra_of(coding_, "n_codings") is None
         assert all(extra_of(q, "support") is None for q in coding_.quotes)
+
+
+def test_accepted_consensus_draft_becomes_gold_without_support(codebook, cats, tmp_path):
+    a = cats["a"]
+    profile = codebook.profile_names[0]
+    codings = [coding((a, RAG), (a, PROMPTS), profile=profile), coding((a, RAG), profile=profile)]
+    merged = consensus(codings, codebook, min_support=1, ad_text=AD_TEXT)
+    draft = tmp_path / f"{AD_ID}.md"
+    draft.write_text(render(merged, codebook, draft_model="m"), encoding="utf-8")
+    assert "(support 1/2)" in draft.read_text()
+    args = ["accept", str(draft), "--gold", str(tmp_path / "gold"), "--ads", str(REPO / "raw")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    gold = (tmp_path / "gold" / f"{AD_ID}.md").read_text(encoding="utf-8")
+    assert "support" not in gold and "Consensus of" not in gold
+    assert f'  - "{PROMPTS}"' in gold.splitlines()
