@@ -92,7 +92,7 @@ def eval_speed(
     work: Path,
     categories: list[str],
     profiles: list[str],
-    runs: int = 3,
+    runs: int = 5,
 ) -> dict:
     """Median wall seconds of the whole `autocode eval` command (start-up included), which
     computes bootstrap intervals with 1000 resamples by default; and of the bootstrap alone."""
@@ -112,13 +112,13 @@ def eval_speed(
         "--json",
         str(report),
     ]
-    without = _median_seconds([*cmd, "--bootstrap", "0"], runs)
-    times = _command_seconds(cmd, runs)  # last: report.json is this run's
+    # alternated, so both commands see the same load on a shared machine
+    times, without = _alternated(cmd, [*cmd, "--bootstrap", "0"], runs)
     result = json.loads(report.read_text(encoding="utf-8"))
     return {
         "seconds": round(times[len(times) // 2], 2),
         "runs": [round(t, 2) for t in times],
-        "seconds_without_bootstrap": without,
+        "seconds_without_bootstrap": round(without[len(without) // 2], 2),
         "paired_ads": len(result["ads"]["paired"]),
         "quote_tp_fp_fn_partial": [result["quotes"]["partial"][k] for k in ("tp", "fp", "fn")],
         "quote_f1_partial": round(result["quotes"]["partial"]["f1"], 3),
@@ -132,21 +132,17 @@ def eval_speed(
     }
 
 
-def _command_seconds(cmd: list[str], runs: int) -> list[float]:
-    """Wall seconds of each of `runs` runs of the command, sorted."""
-    times = []
+def _alternated(first: list[str], second: list[str], runs: int) -> tuple[list, list]:
+    """Sorted wall seconds of `runs` runs of each command, run in turn (the first last)."""
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(runs):
-        start = time.perf_counter()
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        times.append(time.perf_counter() - start)
-        if done.returncode != 0:
-            raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
-    return sorted(times)
-
-
-def _median_seconds(cmd: list[str], runs: int) -> float:
-    times = _command_seconds(cmd, runs)
-    return round(times[len(times) // 2], 2)
+        for cmd, kept in ((second, times[1]), (first, times[0])):
+            start = time.perf_counter()
+            done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+            kept.append(time.perf_counter() - start)
+            if done.returncode != 0:
+                raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
+    return sorted(times[0]), sorted(times[1])
 
 
 def _round(value):

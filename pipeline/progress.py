@@ -62,6 +62,11 @@ def summary_table(manifest: dict, seconds: float, command: str = "autocode code"
         ("already coded (skipped)", counts["already_done"]),
         ("coded now", f"{counts['coded']} ({counts['from_cache']} from cache)"),
         ("failed", counts["failed"]),
+        *(
+            [("samples failed (left out of their consensus)", counts["samples_failed"])]
+            if "samples_failed" in counts
+            else []
+        ),
         ("quotes kept", counts["quotes_kept"]),
         ("quotes dropped as ungrounded", counts["quotes_dropped"]),
         (

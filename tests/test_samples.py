@@ -148,6 +148,7 @@ def test_failed_sample_is_dropped_and_counted(tmp_path):
     assert [s["sample"] for s in json_lines(result.out / "samples.jsonl")] == [0, 2]
     assert "no sample of 3 was usable" in result.failures()["beta"]["reason"]
     assert result.manifest()["counts"]["samples_failed"] == 1
+    assert "samples failed (left out of their consensus)" in result.stderr  # the summary
     assert_clean_out(result.out, texts)
 
 
