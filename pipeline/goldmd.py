@@ -90,7 +90,7 @@ def render(
         "",
     ]
     n_codings = extra_of(coding, "n_codings")
-    if n_codings:
+    if n_codings and n_codings > 1:  # one coding: nothing to mark
         lines += [
             f"Consensus of {n_codings} codings: an entry in fewer than {n_codings} of "
             f'them ends with "(support k/{n_codings})".',

@@ -22,6 +22,9 @@ PURE = [
     "stats_tools",
     "stats_report",
     "stats_charts",
+    "consensus",
+    "agree",
+    "uncertainty",
 ]
 NETWORK = {"openai", "instructor", "httpx", "requests", "urllib.request", "http.client"}
 NETWORK_MODULES = {"pipeline.llm", "pipeline.embedded", "pipeline.batch_api"}

@@ -126,8 +126,11 @@ def test_agree_cli_writes_json_and_markdown(sets, tmp_path):
     assert "Krippendorff alpha" in result.stdout
 
 
-def test_agree_needs_two_sets(sets):
-    result = run("agree", str(sets[0]))
+@pytest.mark.parametrize("command", ["agree", "merge"])
+def test_needs_two_sets(sets, tmp_path, command):
+    result = run(
+        command, str(sets[0]), *(["--out", str(tmp_path / "m")] if command == "merge" else [])
+    )
     assert result.exit_code == 2 and "at least two" in result.stderr
 
 

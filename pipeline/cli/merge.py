@@ -61,6 +61,8 @@ def command(
     from pipeline.inputs import read_ad_texts
     from pipeline.merge import load_sets, manifest, merge_sets, write_merge
 
+    if len(codings) < 2:
+        raise InputError("merge needs at least two sets of codings")
     book = load_codebook(codebook_path)
     if min_support is not None and min_support > len(codings):
         raise InputError(f"--min-support {min_support}: only {len(codings)} coding sets given")
