@@ -54,6 +54,29 @@ def table_fields(id_field: str, text_fields: tuple[str, ...]):
     return TableFields(id=id_field, text=tuple(text_fields) or TableFields().text)
 
 
+sampling_options = stack(
+    click.option(
+        "--temperature",
+        type=float,
+        help="Sampling temperature [default: 0; 0.7 with --samples above 1].",
+    ),
+    click.option(
+        "--samples",
+        type=click.IntRange(1, 20),
+        default=1,
+        show_default=True,
+        help="Answers per ad; above 1 the draft is their consensus, each entry with its "
+        "support, and every sample is kept in OUT/samples.jsonl.",
+    ),
+    click.option(
+        "--min-support",
+        type=click.IntRange(1),
+        help="With --samples K: keep an entry at least M samples have [default: more "
+        "than half of those that succeeded].",
+    ),
+)
+
+
 def coding_options(model_help: str, mode_help: str, max_tokens_help: str):
     """The options that shape a request: `code`, `batch prepare` and `batch ingest` share them,
     so a prepared request and the online one cannot differ."""
@@ -62,25 +85,7 @@ def coding_options(model_help: str, mode_help: str, max_tokens_help: str):
         click.option("--model", help=model_help),
         click.option("--mode", type=click.Choice(MODES), help=mode_help),
         click.option("--max-tokens", type=click.IntRange(64), help=max_tokens_help),
-        click.option(
-            "--temperature",
-            type=float,
-            help="Sampling temperature [default: 0; 0.7 with --samples above 1].",
-        ),
-        click.option(
-            "--samples",
-            type=click.IntRange(1, 20),
-            default=1,
-            show_default=True,
-            help="Answers per ad; above 1 the draft is their consensus, each entry with its "
-            "support, and every sample is kept in OUT/samples.jsonl.",
-        ),
-        click.option(
-            "--min-support",
-            type=click.IntRange(1),
-            help="With --samples K: keep an entry at least M samples have [default: more "
-            "than half of those that succeeded].",
-        ),
+        sampling_options,
         click.option(
             "--examples",
             "n_examples",
