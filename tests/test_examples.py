@@ -96,3 +96,38 @@ def test_first_keeps_pool_order_and_max_chars_caps_the_total(shared_jobads, code
     assert capped and sum(len(a.text) for a, _ in capped) <= cap
     assert ExamplePool(pairs, n=0).choose(ad) == []
     assert ExamplePool([], n=2).choose(ad) == []
+
+
+def test_the_examples_shown_are_recorded_in_the_provenance(codebook, tmp_path):
+    from fakes import ScriptedCreate, backend
+
+    from pipeline.inputs import load_examples
+    from pipeline.llm import LLM
+    from pipeline.run import RunOptions, code_one
+
+    pairs = load_examples(REPO / "gold", REPO / "raw", codebook)
+    pool = ExamplePool(pairs, n=2, by="similar")
+    ad = read_ads([REPO / "raw" / "101_lumenpath_genai.txt"]).ads[0]
+    fake = ScriptedCreate("ok")
+    llm = LLM(backend("json_schema", "sk-no-key"), create=fake, max_retries=0)
+    outcome = code_one(ad, codebook, llm, RunOptions(tmp_path, examples=pool))
+    chosen = [example.id for example, _ in pool.choose(ad)]
+    assert outcome.record is not None and len(chosen) == 2 and ad.id not in chosen
+    assert outcome.record.provenance["examples"] == chosen
+    sent = [m["content"] for m in fake.calls[0]["messages"] if m["role"] == "user"]
+    assert [f"(id {i})" in text for i, text in zip(chosen, sent, strict=False)] == [True, True]
+
+
+@pytest.mark.parametrize(
+    ("share", "expected"),
+    [(0.25, 0.875 + 0.5), (0.0, 1.0 + 0.5), (None, 1.0 + 0.5)],
+    ids=["quarter-cached", "nothing-shared", "unknown-share"],
+)
+def test_cost_with_the_system_prompt_cached(share, expected):
+    from pipeline.run import cached_prompt_cost, estimate_cost
+
+    prices = {"models": {"m": {"input": 1.0, "cached_input": 0.5, "output": 0.5}}}
+    stats = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}
+    assert estimate_cost("m", stats, prices) == 1.5
+    assert cached_prompt_cost("m", stats, prices, share) == pytest.approx(expected)
+    assert cached_prompt_cost("unpriced", stats, prices, share) is None
