@@ -22,6 +22,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.servers.loopback import LoopbackServer
 from tests.servers.simserver import completion, simulated_answer
 
 ENDPOINT = "/v1/chat/completions"
@@ -95,7 +96,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def do_GET(self):
-        stand_in = self.server.stand_in
+        stand_in = self.server.owner
         stand_in.headers.append(dict(self.headers))
         if match := re.fullmatch(r"/v1/files/([\w-]+)/content", self.path):
             found = stand_in.files.get(match.group(1))
@@ -108,7 +109,7 @@ class _Handler(BaseHTTPRequestHandler):
         return self._not_found("route")
 
     def do_POST(self):
-        stand_in = self.server.stand_in
+        stand_in = self.server.owner
         stand_in.headers.append(dict(self.headers))
         body = self._body()
         if self.path == "/v1/files":
@@ -121,12 +122,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self._not_found("route")
 
 
-class BatchServer:
+class BatchServer(LoopbackServer):
     """Start with `with BatchServer() as s:`; `s.files` and `s.batches` hold what it got."""
 
     class HTTP(ThreadingHTTPServer):
         daemon_threads = True
-        stand_in: BatchServer
+        owner: BatchServer
+
+    handler = _Handler
 
     def __init__(self, outcome: str = "completed", answer=simulated):
         self.outcome = outcome
@@ -263,14 +266,3 @@ class BatchServer:
             batch.update(status="expired", expired_at=int(time.time()))
         else:
             batch.update(status="completed", completed_at=int(time.time()))
-
-    def __enter__(self) -> BatchServer:
-        self.httpd = self.HTTP(("127.0.0.1", 0), _Handler)
-        self.httpd.stand_in = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()

@@ -33,6 +33,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.servers.loopback import LoopbackServer
+
 
 def _schema_of(body: dict) -> tuple[dict, str | None]:
     if body.get("tools"):
@@ -179,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
-        sim = self.server.sim
+        sim = self.server.owner
         fault = sim.next_fault(body, dict(self.headers))
         time.sleep(sim.latency)
         if fault == "ok" and (sim.vary_samples or (body.get("n") or 1) > 1):
@@ -206,7 +208,7 @@ class _Handler(BaseHTTPRequestHandler):
             message = f"bad request; headers were {dict(self.headers)}"
             return self._send(400, {"error": {"message": message}})
         if fault == "timeout":
-            time.sleep(self.server.sim.hang)
+            time.sleep(self.server.owner.hang)
             return None
         if fault == "drop":
             self.send_response(200)
@@ -229,18 +231,20 @@ class _Handler(BaseHTTPRequestHandler):
         return self._send(200, completion(body, json.dumps(faulty_answer(fault, body)), finish))
 
 
-class SimServer:
+class SimServer(LoopbackServer):
     """Start with `with SimServer() as s:`; `s.requests` records every request body."""
 
     class HTTP(ThreadingHTTPServer):
         daemon_threads = True
         request_queue_size = 128  # a burst of new connections (concurrency 32) fits the backlog
-        sim: SimServer
+        owner: SimServer
 
         def handle_error(self, request, client_address):
             """A client that went away (killed, timed out) is no error of the server's."""
             if not isinstance(sys.exc_info()[1], ConnectionError):
                 super().handle_error(request, client_address)
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -297,17 +301,6 @@ class SimServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> SimServer:
-        self.httpd = self.HTTP(("127.0.0.1", 0), _Handler)
-        self.httpd.sim = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 def main() -> None:
     """Run the simulated server in the foreground.
@@ -318,7 +311,7 @@ def main() -> None:
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399
     sim = SimServer(latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.5, script=sys.argv[3:])
     sim.httpd = SimServer.HTTP(("127.0.0.1", port), _Handler)
-    sim.httpd.sim = sim
+    sim.httpd.owner = sim
     print(f"simulated OpenAI-compatible server on {sim.url}", flush=True)
     sim.httpd.serve_forever()
 
