@@ -1,7 +1,8 @@
 """`autocode accept`: check corrected drafts and turn them into gold codings.
 
-A draft is accepted when it parses (every line readable, every category and profile in
-the codebook), has a profile and, when its ad is given, every quote is found in the ad.
+A draft is accepted when it parses strictly (every line placed, every category and profile
+in the codebook: what the tolerant reading only warns about is an error here), has a
+profile and, when its ad is given, every quote is found in the ad.
 It is then written as gold Markdown (`goldmd.render`: the gold title, no review notes).
 Every problem is reported as `file:line: message`; with any problem nothing is written.
 """
@@ -17,11 +18,10 @@ from pipeline.codebook import Codebook
 from pipeline.codings import read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd import parse, render
+from pipeline.goldparse import BULLET
 from pipeline.grounding import ground
 from pipeline.record import Coding, one_line, without_support
 from pipeline.store import atomic_write_text
-
-QUOTE_LINE = re.compile(r'^\s*[-*+]\s+["“]')
 
 
 @dataclass
@@ -39,16 +39,18 @@ def quote_lines(lines: list[str], quotes: list) -> list[int]:
     is looked for after the previous one (the same passage may be under two categories)."""
     found, pos = [], 0
     for quote in quotes:
-        hits = [
-            i
-            for i in range(len(lines))
-            if QUOTE_LINE.match(lines[i]) and quote.text in one_line(lines[i])
-        ]
+        hits = [i for i in range(len(lines)) if _quotes(one_line(lines[i]), quote.text)]
         after = [i for i in hits if i >= pos]
         line = (after or hits or [-1])[0]  # -1: not found, reported at line 1
         found.append(line + 1 if line >= 0 else 1)
         pos = line + 1 if line >= 0 else pos
     return found
+
+
+def _quotes(line: str, text: str) -> bool:
+    """Whether the line is a bullet holding this quote, opened by a straight or typographic
+    mark (a label's own line may hold one too)."""
+    return BULLET.match(line) is not None and (f'"{text}' in line or f"“{text}" in line)
 
 
 def _profile_line(lines: list[str]) -> int:
@@ -60,7 +62,7 @@ def check_draft(path: Path, text: str, book: Codebook, ad_text: str | None) -> C
     """Parse and check one draft's text; `ad_text` None means quotes are not checked."""
     checked = Checked(path)
     try:
-        coding = parse(text, book, path.stem, str(path))
+        coding = parse(text, book, path.stem, str(path), strict=True)
     except InputError as exc:
         checked.problems = str(exc).splitlines()
         return checked

@@ -4,6 +4,7 @@ one .md file. Eval, review, accept and every command that reads codings use this
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -17,7 +18,18 @@ from pipeline.store import read_records
 RECORDS = "codings.jsonl"
 
 
-def load_markdown_dir(folder: Path, book: Codebook) -> list[Coding]:
+Warn = Callable[[str], None]
+
+
+def read_markdown(path: Path, book: Codebook, warn: Warn | None = None) -> Coding:
+    """One Markdown coding; each line it could not place goes to `warn` (and its record)."""
+    coding = read_coding_file(path, book, strict=False)
+    for warning in coding.warnings if warn else ():
+        warn(warning)
+    return coding
+
+
+def load_markdown_dir(folder: Path, book: Codebook, warn: Warn | None = None) -> list[Coding]:
     """Every *.md coding in `folder`; all unreadable files are reported together."""
     files = sorted(Path(folder).glob("*.md"))
     if not files:
@@ -25,7 +37,7 @@ def load_markdown_dir(folder: Path, book: Codebook) -> list[Coding]:
     codings, problems = [], []
     for path in files:
         try:
-            codings.append(read_coding_file(path, book))
+            codings.append(read_markdown(path, book, warn))
         except InputError as exc:
             problems.append(str(exc))
     if problems:
@@ -81,19 +93,22 @@ def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
     return codings
 
 
-def load_codings(path: Path, book: Codebook, prefer_records: bool = False) -> list[Coding]:
+def load_codings(
+    path: Path, book: Codebook, prefer_records: bool = False, warn: Warn | None = None
+) -> list[Coding]:
     """One coding set. A folder is read as its *.md codings (what a coder edits), or as
     its codings.jsonl when it has no *.md or `prefer_records` (the records carry spans
     and provenance); a file as JSON lines, or as one Markdown coding when it ends in .md.
+    `warn` gets each Markdown line that could not be placed (the file is read all the same).
     """
     path = Path(path)
     if path.is_dir():
         records = path / RECORDS
         if records.is_file() and (prefer_records or not any(path.glob("*.md"))):
             return load_jsonl(records, book)
-        return load_markdown_dir(path, book)
+        return load_markdown_dir(path, book, warn)
     if path.suffix.lower() == ".md":
-        return [read_coding_file(path, book)]
+        return [read_markdown(path, book, warn)]
     return load_jsonl(path, book)
 
 

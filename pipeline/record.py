@@ -48,6 +48,30 @@ class Tool(BaseModel):
         return None if value is None else one_line(value) or None
 
 
+class Remark(BaseModel):
+    """A coder's remark in a category: after its label, or a bullet of its own.
+
+    The text is kept as written (italics and parentheses included) so it renders back
+    unchanged. A remark is not an entry: it never makes a category count as coded.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    category: str
+    text: str = Field(min_length=1)
+    bullet: bool = False  # False: on the category's label line
+    after: int = 0  # a bullet's place: how many of the category's entries come before it
+
+    @field_validator("text")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return one_line(value)
+
+
+def _empty(value: list) -> bool:
+    return not value
+
+
 class Coding(BaseModel):
     """One coded ad; `quotes` holds one entry per (category, passage)."""
 
@@ -60,6 +84,10 @@ class Coding(BaseModel):
     reasoning: str | None = None
     quotes: list[Quote] = Field(default_factory=list)
     tools: list[Tool] = Field(default_factory=list)
+    # left out of dumps when empty, so records without remarks keep their old shape
+    remarks: list[Remark] = Field(default_factory=list, exclude_if=_empty)
+    # problems met while reading or coding it (a gold line that could not be placed, a cut ad)
+    warnings: list[str] = Field(default_factory=list, exclude_if=_empty)
     provenance: dict | None = None
 
     @field_validator("title", "organisation", "reasoning")

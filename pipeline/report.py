@@ -42,11 +42,12 @@ def load_and_evaluate(
     seed: int = 0,
 ) -> dict:
     """Read gold, predictions and ad texts, and score them, with bootstrap intervals of
-    `n_boot` resamples (0: none); `warn` gets each missing ad text."""
+    `n_boot` resamples (0: none); `warn` gets each Markdown line that could not be placed
+    and each missing ad text."""
     from pipeline.uncertainty import evaluate_with_intervals
 
-    gold_codings = load_markdown_dir(gold, book)
-    pred_codings = load_codings(pred, book)
+    gold_codings = load_markdown_dir(gold, book, warn)
+    pred_codings = load_codings(pred, book, warn=warn)
     texts = None
     if ads:
         # Only paired ads are scored, so only their texts matter (and their absence).

@@ -95,6 +95,7 @@ def drafts_from_markdown(out: Path, texts: dict[str, str], book: Codebook):
         except InputError as exc:
             problems += [f"{line} ({path.name} skipped)" for line in str(exc).splitlines()]
             continue
+        problems += coding.warnings  # lines the parser could not place, each file:line
         if coding.ad_id in texts:
             coding = ground(coding, texts[coding.ad_id])
         dropped = [
@@ -112,7 +113,8 @@ def _golds(folder: Path, ad_ids: list[str], book: Codebook) -> tuple[dict, list[
         path = Path(folder) / f"{ad_id}.md"
         if path.is_file():
             try:
-                golds[ad_id] = read_coding_file(path, book)
+                golds[ad_id] = read_coding_file(path, book, strict=False)
+                problems += golds[ad_id].warnings
             except InputError as exc:
                 problems += [f"{line} (gold not used)" for line in str(exc).splitlines()]
     return golds, problems
