@@ -318,12 +318,9 @@ def parse(
     return parser.finish(strict)
 
 
-def read_coding_file(path, codebook: Codebook, strict: bool = True) -> Coding:
-    """Parse one Markdown coding file; its stem is the ad id.
-
-    Strict unless told otherwise: a coding used as it is (a few-shot example) must not
-    lose a line. Reading for scoring or review passes `strict=False` and gets warnings.
-    """
+def read_coding_file(path, codebook: Codebook, strict: bool = False) -> Coding:
+    """Parse one Markdown coding file; its stem is the ad id. A coding used as it is
+    (a few-shot example, a gold file being written) is read with `strict=True`."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -27,7 +27,8 @@ def load_examples(gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
     """The (Ad, Coding) pairs of gold codings that have a profile and an ad text."""
     pairs = []
     for path in sorted(Path(gold_dir).glob("*.md")):
-        coding = read_coding_file(path, codebook)  # a broken gold file stops the run here
+        # shown to the model as it is: a line it could not place stops the run here
+        coding = read_coding_file(path, codebook, strict=True)
         ad_file = Path(ads_dir) / f"{path.stem}.txt"
         if coding.profile and ad_file.exists():
             pairs.append((read_ads([ad_file]).ads[0], coding))

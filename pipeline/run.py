@@ -109,11 +109,10 @@ def record_from_answer(
     if request.example_ids:
         made["examples"] = request.example_ids
     return CodedAd(
-        **{**dict(coding), "provenance": made},
+        **{**dict(coding), "provenance": made, "warnings": list(request.ad.warnings)},
         ungrounded=[Dropped(category=q.category, text=q.text, note=q.note) for q in dropped],
         usage=Usage(**usage),
         attempts=attempts,
-        warnings=list(request.ad.warnings),
     )
 
 

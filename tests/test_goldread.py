@@ -341,3 +341,15 @@ def test_accept_keeps_remarks_and_refuses_an_unplaceable_line(tmp_path):
     assert result.exit_code == 2
     assert f"{draft}:" in result.stderr and "cannot understand this line" in result.stderr
     assert not (tmp_path / "g2").exists()
+
+
+def test_cli_parse_warns_on_stderr_and_prints_the_record(tmp_path):
+    text, lineno = _with_stray_line(CANONICAL)
+    path = tmp_path / "1_acme.md"
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(main, ["parse", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == f"autocode: {path}:{lineno}: cannot understand this line: {STRAY!r}\n"
+    record = json.loads(result.stdout)
+    assert record["warnings"] == [f"{path}:{lineno}: cannot understand this line: {STRAY!r}"]
+    assert len(record["quotes"]) == 3 and len(record["remarks"]) == 4

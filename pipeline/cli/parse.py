@@ -21,6 +21,9 @@ from pipeline.cli.options import ExistingFolder, PathArg, codebook_option, warn
 def command(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | None) -> None:
     """Print one coding record per gold or draft Markdown file, as JSON lines.
 
+    A line that cannot be placed is a warning (file:line, also in the record's
+    `warnings`) and the rest of the file is read; a file with no coding in it is an error.
+
     \b
     Example:
       autocode parse gold/*.md --ads raw/
@@ -39,6 +42,8 @@ def command(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | Non
             warn(str(exc))
             failed = True
             continue
+        for warning in coding.warnings:  # a line that could not be placed; the rest is read
+            warn(warning)
         ad_file = ads / f"{path.stem}.txt" if ads else None
         if ad_file and ad_file.exists():
             coding = ground(coding, ad_file.read_text(encoding="utf-8"))
