@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import resource
 import subprocess
 import sys
 import time
@@ -113,11 +114,12 @@ def eval_speed(
         str(report),
     ]
     # alternated, so both commands see the same load on a shared machine
-    times, without = _alternated(cmd, [*cmd, "--bootstrap", "0"], runs)
+    times, without, cpu = _alternated(cmd, [*cmd, "--bootstrap", "0"], runs)
     result = json.loads(report.read_text(encoding="utf-8"))
     return {
         "seconds": round(times[len(times) // 2], 2),
         "runs": [round(t, 2) for t in times],
+        "cpu_s": round(cpu[len(cpu) // 2], 2),
         "seconds_without_bootstrap": round(without[len(without) // 2], 2),
         "paired_ads": len(result["ads"]["paired"]),
         "quote_tp_fp_fn_partial": [result["quotes"]["partial"][k] for k in ("tp", "fp", "fn")],
@@ -132,17 +134,27 @@ def eval_speed(
     }
 
 
-def _alternated(first: list[str], second: list[str], runs: int) -> tuple[list, list]:
-    """Sorted wall seconds of `runs` runs of each command, run in turn (the first last)."""
+def _alternated(first: list[str], second: list[str], runs: int) -> tuple[list, list, list]:
+    """Sorted wall seconds of `runs` runs of each command, run in turn (the first last),
+    and the first command's CPU seconds (user + system): on a shared machine wall time
+    also waits for other work."""
     times: tuple[list[float], list[float]] = ([], [])
+    cpu: list[float] = []
     for _ in range(runs):
         for cmd, kept in ((second, times[1]), (first, times[0])):
-            start = time.perf_counter()
+            start, used = time.perf_counter(), _children_cpu()
             done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
             kept.append(time.perf_counter() - start)
+            if kept is times[0]:
+                cpu.append(_children_cpu() - used)
             if done.returncode != 0:
                 raise RuntimeError(f"autocode eval failed: {done.stderr[-800:]}")
-    return sorted(times[0]), sorted(times[1])
+    return sorted(times[0]), sorted(times[1]), sorted(cpu)
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _round(value):

@@ -16,16 +16,12 @@ per-ad quote matching the review page reuses. Definitions (README, "What is comp
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import lru_cache
-
-import krippendorff
-from scipy.optimize import linear_sum_assignment
 
 from pipeline.codebook import Codebook
 from pipeline.grounding import fold, fold_quote, fold_text, locate
@@ -69,12 +65,20 @@ def cohen_kappa(gold: Sequence, pred: Sequence) -> float | None:
 
 
 def krippendorff_alpha(gold: Sequence, pred: Sequence) -> float | None:
-    """Nominal Krippendorff's alpha for two coders; None with fewer than two values."""
+    """Nominal Krippendorff's alpha for two coders who rated every item; None with fewer
+    than two values (the expected disagreement is then 0)."""
+    if len(gold) != len(pred):
+        raise ValueError("alpha needs two ratings per item")
     if not gold or len(set(gold) | set(pred)) < 2:
-        return None  # the package raises on a one-value domain
-    data = [list(gold), list(pred)]
-    value = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
-    return None if math.isnan(value) else value
+        return None
+    # 1 - D_o/D_e from the coincidence matrix, as the `krippendorff` package computes it
+    # (a test checks they agree), without its numpy import. Each item holds two values, so
+    # an item whose two values differ adds 2 to the off-diagonal coincidences.
+    n = 2 * len(gold)
+    totals = Counter(gold) + Counter(pred)
+    observed = 2 * sum(g != p for g, p in zip(gold, pred, strict=True))
+    expected = n * n - sum(count * count for count in totals.values())
+    return 1 - (n - 1) * observed / expected
 
 
 # --------------------------------------------------------------------- pairing
@@ -185,6 +189,12 @@ def assign_pairs(scores: list[list[float | None]]) -> list[tuple[int, int]]:
     """Maximum one-to-one matching: most matches first, then most total overlap."""
     if not scores or not scores[0]:
         return []
+    candidates = [(i, j) for i, row in enumerate(scores) for j, s in enumerate(row) if s]
+    if len({i for i, _ in candidates}) == len(candidates) == len({j for _, j in candidates}):
+        return candidates  # no quote has two candidates: every candidate pair is matched
+    # Only a real choice needs the solver; scipy.optimize costs 0.3 s to import.
+    from scipy.optimize import linear_sum_assignment
+
     k = min(len(scores), len(scores[0]))
     # Each match is worth 1 plus less than 1/k of overlap, so one more match always
     # outweighs any gain in overlap.
@@ -194,6 +204,8 @@ def assign_pairs(scores: list[list[float | None]]) -> list[tuple[int, int]]:
 
 
 def _match_category(gold: list[Quote], pred: list[Quote], mode: str, cache: Passages):
+    if not gold or not pred:
+        return [], gold, pred
     if mode == "strict":
         score = lambda a, b: 1.0 if fold_quote(a) == fold_quote(b) else None  # noqa: E731
     else:

@@ -243,14 +243,14 @@ class _Parser:
             return
         bullet = BULLET.match(line)
         content = bullet["content"].strip() if bullet else stripped
-        if is_remark(content):
+        if content and content[0] in ENTRY_MARKS and (bullet or in_body):
+            self.entry(lineno, content)  # most lines: no label or remark starts with a mark
+        elif is_remark(content):
             if bullet:
                 self.remark_bullet(content)
             # an italic remark under a heading is not part of any category
         elif label := self.label_of(content):
             self.labelled(lineno, *label)
-        elif content[:1] in ENTRY_MARKS and (bullet or in_body):
-            self.entry(lineno, content)
         elif in_body or bullet:
             self.warn(lineno, f"cannot understand this line: {stripped!r}")
         elif self.coding.title is None and (intro := INTRO.search(stripped)):

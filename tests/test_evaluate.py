@@ -12,6 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from pipeline.codebook import load_codebook
 from pipeline.evaluate import (
+    _assign,
     cohen_kappa,
     evaluate,
     gate_failures,
@@ -497,3 +498,34 @@ def test_perturbed_dev_gold_gives_expected_counts(with_ads):
     fabrica = per_ad["38_creative_fabrica"]
     assert fabrica["missed"] == fabrica["spurious"] == []  # the fragment still matches
     assert per_ad["759_headfirst"]["spurious_tools"] == [{"category": "2.7", "name": "RuleSpeak"}]
+
+
+scores_matrix = st.tuples(st.integers(1, 5), st.integers(1, 5)).flatmap(
+    lambda shape: st.lists(
+        st.lists(st.none() | st.none() | st.floats(0.5, 1.0), min_size=shape[1], max_size=shape[1]),
+        min_size=shape[0],
+        max_size=shape[0],
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores_matrix)
+def test_assignment_skips_the_solver_only_where_it_has_no_choice(scores):
+    from scipy.optimize import linear_sum_assignment
+
+    k = min(len(scores), len(scores[0]))
+    weights = [[0.0 if s is None else 1.0 + s / (k + 1) for s in row] for row in scores]
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    expected = sorted(
+        (int(r), int(c)) for r, c in zip(rows, cols, strict=True) if weights[r][c] > 0
+    )
+    found = sorted(_assign(scores))
+    candidates = [(i, j) for i, row in enumerate(scores) for j, s in enumerate(row) if s]
+    if len({i for i, _ in candidates}) == len(candidates) == len({j for _, j in candidates}):
+        assert found == expected == candidates  # no choice: the solver matches every candidate
+    else:  # a tie may pick another matching of the same size and weight
+        assert len(found) == len(expected)
+        total = sum(weights[i][j] for i, j in found)
+        assert total == pytest.approx(sum(weights[i][j] for i, j in expected))
+    assert len({i for i, _ in found}) == len(found) == len({j for _, j in found})

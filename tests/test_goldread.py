@@ -9,13 +9,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.errors import InputError
 from pipeline.evaluate import evaluate
 from pipeline.goldmd import parse, read_coding_file, render
-from pipeline.record import Coding, Quote, Remark, Tool
+from pipeline.record import Coding, Quote, Remark, Tool, one_line
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()
@@ -353,3 +355,16 @@ def test_cli_parse_warns_on_stderr_and_prints_the_record(tmp_path):
     record = json.loads(result.stdout)
     assert record["warnings"] == [f"{path}:{lineno}: cannot understand this line: {STRAY!r}"]
     assert len(record["quotes"]) == 3 and len(record["remarks"]) == 4
+
+
+@given(st.text(st.characters(codec="utf-8")))
+def test_one_line_collapses_whitespace_as_the_regex_did(text):
+    assert one_line(text) == re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.mark.parametrize(
+    "line", ["-", "- ", "*  ", "1. "], ids=["dash", "dash-space", "star", "num"]
+)
+def test_an_empty_bullet_is_skipped_or_warned_never_a_crash(line):
+    coding = parse(CANONICAL.replace('  - "Build services"\n', f"{line}\n"), BOOK, "1_acme")
+    assert [q.text for q in coding.quotes] == ["Write tests", "Work with the team"]
