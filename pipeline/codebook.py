@@ -15,8 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pipeline.errors import InputError
+from pipeline.resources import packaged
 
-DEFAULT_CODEBOOK = Path(__file__).resolve().parent.parent / "codebook.yaml"
+DEFAULT_CODEBOOK = packaged("codebook.yaml")
 
 
 class Strict(BaseModel):

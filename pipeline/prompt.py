@@ -18,8 +18,9 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.grounding import fold, ground, locate
 from pipeline.record import Coding, Quote, Tool
+from pipeline.resources import packaged
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = packaged("prompts")
 
 
 @lru_cache(maxsize=4)

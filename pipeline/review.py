@@ -30,10 +30,11 @@ from pipeline.errors import InputError
 from pipeline.goldmd import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
 from pipeline.record import Coding, extra_of
+from pipeline.resources import packaged
 from pipeline.review_pages import Draft, ad_page, charts, index_row, page_names, run_summary
 from pipeline.store import atomic_write_text, read_records
 
-TEMPLATES = Path(__file__).with_name("review_templates")
+TEMPLATES = packaged("review_templates")
 # a line of a draft's review notes (record.review_notes) naming a quote dropped as ungrounded
 DROPPED_NOTE = re.compile(
     r'^- Dropped, not found in the ad \((?P<category>[^)]*)\): "(?P<text>.*)"$'

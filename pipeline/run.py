@@ -25,6 +25,7 @@ from pipeline.goldmd import render
 from pipeline.llm import LLM, FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
 from pipeline.record import CodedAd, Dropped, Usage, review_notes
+from pipeline.resources import packaged
 from pipeline.store import (
     append_line,
     atomic_write_text,
@@ -439,7 +440,7 @@ def load_prices(path) -> dict:
 
     import yaml
 
-    path = path or os.environ.get("AUTOCODE_PRICES") or Path(__file__).with_name("prices.yaml")
+    path = path or os.environ.get("AUTOCODE_PRICES") or packaged("prices.yaml")
     try:
         return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

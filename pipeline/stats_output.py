@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.codebook import Codebook
+from pipeline.resources import packaged
 from pipeline.stats_charts import (
     CHART_MAX_GROUPS,
     cooccurrence_chart,
@@ -28,7 +29,7 @@ from pipeline.stats_report import Report
 from pipeline.stats_tables import Table
 from pipeline.store import atomic_write_text
 
-TEMPLATES = Path(__file__).with_name("stats_templates")
+TEMPLATES = packaged("stats_templates")
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; "
     "form-action 'none'"

@@ -1,0 +1,18 @@
+"""Files shipped inside the package: the default codebook, the prompt templates, the review
+page templates and the price table. They are found through importlib.resources, so an
+installed wheel works from any folder; in the repository, `pipeline/codebook.yaml` and
+`pipeline/prompts` are links to the root `codebook.yaml` and `prompts/` that users edit.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def packaged(name: str) -> Path:
+    """The shipped file or folder `name`, as a path (pip installs packages unzipped)."""
+    resource = files("pipeline") / name
+    if not isinstance(resource, Path):  # a zipped install: jinja2 and the CLI need paths
+        raise RuntimeError(f"autocode's {name} is not on the file system ({resource})")
+    return resource.resolve()  # in a checkout, the root file the link points to
