@@ -33,6 +33,7 @@ from pipeline.backend import (  # noqa: F401 - re-exported: callers know them fr
     Backend,
     choose_backend,
 )
+from pipeline.connection import UNREACHABLE, connection_fault
 from pipeline.errors import AutocodeError
 from pipeline.store import atomic_write_text
 
@@ -63,7 +64,8 @@ class EmptyResponse(Exception):
 
 
 class FatalLLMError(AutocodeError):
-    """No ad can be coded (bad key, unknown model): the run stops with this message."""
+    """No ad can be coded (bad key, unknown model, no server there): the run stops with
+    this message."""
 
 
 def redact(text: str, secret: str | None) -> str:
@@ -224,8 +226,11 @@ class LLM:
         self.max_retries = max_retries
         self.params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_tokens}
         self.refresh = refresh
+        # Whether the server has answered anything in this run: until it has, a refused
+        # connection or an unknown host means it is not there, and retrying cannot help.
+        self.answered = False
         self.retrying = Retrying(
-            retry=retry_if_exception(is_transient),
+            retry=retry_if_exception(self._retryable),
             reraise=True,
             stop=stop_after_attempt(transient_attempts),
             wait=_Wait(backoff, cap=30.0 * backoff),
@@ -244,7 +249,22 @@ class LLM:
             self._create = client.chat.completions.create
             if self.backend.schema_format == "json_object":
                 self._create = json_object_schema(self._create)
-        return self._create(**kwargs)
+        try:
+            completion = self._create(**kwargs)
+        except openai.APIStatusError:
+            self.answered = True  # an HTTP error is an answer: the server is there
+            raise
+        self.answered = True
+        return completion
+
+    def unreachable(self, exc: BaseException) -> str | None:
+        """What keeps the server out of reach (refused, unknown host) while it has never
+        answered in this run; None otherwise."""
+        fault = None if self.answered else connection_fault(exc)
+        return fault if fault in UNREACHABLE else None
+
+    def _retryable(self, exc: BaseException) -> bool:
+        return is_transient(exc) and self.unreachable(exc) is None
 
     def request(self, messages: list[dict], model_cls: type[BaseModel]) -> dict:
         """The request exactly as instructor sends it on the first attempt (batch mode uses it)."""
@@ -382,6 +402,10 @@ class LLM:
         while isinstance(cause, InstructorRetryException) and cause.__cause__:
             cause = cause.__cause__
         secret = self.backend.api_key
+        if fault := self.unreachable(cause):
+            return FatalLLMError(
+                redact(f"cannot reach the server at {self.backend.host}: {fault}", secret)
+            )
         if isinstance(cause, openai.APIStatusError) and cause.status_code in FATAL_STATUS:
             return FatalLLMError(
                 redact(
@@ -422,7 +446,8 @@ def describe_failure(exc: BaseException, attempts: int) -> str:
     if isinstance(exc, openai.APITimeoutError):
         return "timeout: no response from the server (gave up after retries)"
     if isinstance(exc, openai.APIConnectionError):
-        return "connection error: the server dropped the connection (gave up after retries)"
+        fault = connection_fault(exc) or f"no connection ({' '.join(str(exc).split())[:200]})"
+        return f"connection error: {fault} (gave up after retries)"
     if isinstance(exc, IncompleteOutputException):
         return "answer cut off at the token limit (finish_reason=length); raise --max-tokens"
     if isinstance(exc, ValidationError | json.JSONDecodeError):

@@ -195,6 +195,7 @@ class Run:
         self.started = now()
         self.finished: str | None = None
         self.already_done = 0  # ads a resumed run finds coded
+        self.not_coded: list[str] = []  # ads without a coding when the run ended
         self.status = "running"
 
     def expected_provenance(self) -> dict:
@@ -333,6 +334,8 @@ class Run:
     def _finish(self) -> None:
         records = read_records(self.out / "codings.jsonl")
         by_id = {r["ad_id"]: r for r in records}
+        # failed, or never tried (an aborted or interrupted run): a re-run codes these
+        self.not_coded = [ad.id for ad in self.ads if ad.id not in by_id]
         ordered = [by_id.pop(ad.id) for ad in self.ads if ad.id in by_id]
         write_records(self.out / "codings.jsonl", ordered + list(by_id.values()))
         if (self.out / SAMPLES).exists():
@@ -396,6 +399,7 @@ class Run:
                 "already_done": self.already_done,
                 **self.stats,
             },
+            "not_coded": self.not_coded,
             "cost_usd": estimate_cost(backend.model, self.stats, self.opt.prices),
             "cost_usd_system_prompt_cached": cached_prompt_cost(
                 backend.model, self.stats, self.opt.prices, self.system_share()

@@ -177,4 +177,8 @@ def execute(run, title: str) -> int:
             )
             return 130
     stderr.print(summary_table(manifest, time.monotonic() - start, title))
+    counts = manifest["counts"]
+    if counts["failed"] and not counts["coded"]:
+        say(f"every ad failed ({counts['failed']}); reasons in {run.out / 'failures.jsonl'}", "red")
+        return 1
     return 0
