@@ -25,7 +25,8 @@ import openai
 from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.embedded import embedded_server
-from pipeline.llm import BACKEND_DEFAULTS, LLM, DiskCache, json_object_schema
+from pipeline.llamacpp import json_object_schema
+from pipeline.llm import BACKEND_DEFAULTS, LLM, DiskCache
 from pipeline.run import Run, RunOptions, code_one, prepare
 
 FILLER = [{"role": "user", "content": "Name a colour."}]

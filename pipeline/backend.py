@@ -18,7 +18,8 @@ DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 MODES = ("tools", "json_schema", "json", "md_json")
 # Per backend: requests in flight, seconds per request, re-asks, completion token limit.
 BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
-    "embedded": {"concurrency": 1, "timeout": 600.0, "max_retries": 1, "max_tokens": 1024},
+    # max_tokens None: the longest answer the embedded model's capped schema allows, per ad
+    "embedded": {"concurrency": 1, "timeout": 600.0, "max_retries": 1, "max_tokens": None},
     "openai-compatible": {"concurrency": 4, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
     "openai": {"concurrency": 8, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
 }

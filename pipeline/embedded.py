@@ -23,7 +23,7 @@ from pipeline.errors import InputError
 from pipeline.llm import Backend
 
 EMBEDDED_MODEL = "gemma-3-270m-q4_k_m"
-EMBEDDED_MAX_ITEMS = 10
+EMBEDDED_MAX_ITEMS = 8
 NOTICE = (
     "autocode: no OPENAI_BASE_URL or OPENAI_API_KEY set, so the embedded model ({name}) codes "
     "the ads.\n  It is a tiny model for trying the pipeline offline; its codings are poor. "

@@ -25,6 +25,7 @@ from instructor.core import IncompleteOutputException, InstructorRetryException
 from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from pipeline.answer_bound import longest
 from pipeline.backend import (  # noqa: F401 - re-exported: callers know them from here
     BACKEND_DEFAULTS,
     DEFAULT_OPENAI_MODEL,
@@ -35,11 +36,13 @@ from pipeline.backend import (  # noqa: F401 - re-exported: callers know them fr
 )
 from pipeline.connection import UNREACHABLE, connection_fault
 from pipeline.errors import AutocodeError
+from pipeline.llamacpp import json_object_schema
 from pipeline.store import atomic_write_text
 
 RETRY_AFTER_CAP = 120.0  # seconds; a longer Retry-After is cut to this
 TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
 FATAL_STATUS = {401, 403, 404}
+UNBOUNDED_MAX_TOKENS = 4096  # max_tokens None with a schema that does not bound its answer
 
 # instructor logs every failed attempt with the raw error, and a server's error body may
 # repeat the request headers, API key included. Failures reach the user through
@@ -178,21 +181,6 @@ class DiskCache:
             atomic_write_text(self.path(key), json.dumps(value, ensure_ascii=False))
 
 
-def json_object_schema(create):
-    """Send instructor's json_schema response format in the json_object form."""
-
-    def adapted(**kwargs):
-        fmt = kwargs.get("response_format") or {}
-        if fmt.get("type") == "json_schema":
-            kwargs = {
-                **kwargs,
-                "response_format": {"type": "json_object", "schema": fmt["json_schema"]["schema"]},
-            }
-        return create(**kwargs)
-
-    return adapted
-
-
 def _usage_of(completion) -> dict:
     usage = getattr(completion, "usage", None)
     return {
@@ -211,7 +199,7 @@ class LLM:
         cache: DiskCache | None = None,
         max_retries: int = 2,
         temperature: float = 0.0,
-        max_tokens: int = 2048,
+        max_tokens: int | None = 2048,  # None: the longest answer the schema allows
         timeout: float = 120.0,
         transient_attempts: int = 6,
         backoff: float = 1.0,
@@ -266,6 +254,14 @@ class LLM:
     def _retryable(self, exc: BaseException) -> bool:
         return is_transient(exc) and self.unreachable(exc) is None
 
+    def params_for(self, model_cls: type[BaseModel]) -> dict[str, Any]:
+        """The sampling parameters of a request; a max_tokens of None becomes the longest
+        answer the response schema allows, so a constrained answer is never cut off."""
+        if self.params["max_tokens"] is not None:
+            return self.params
+        bound = longest(_json_schema(model_cls))
+        return {**self.params, "max_tokens": bound or UNBOUNDED_MAX_TOKENS}
+
     def request(self, messages: list[dict], model_cls: type[BaseModel]) -> dict:
         """The request exactly as instructor sends it on the first attempt (batch mode uses it)."""
 
@@ -279,7 +275,7 @@ class LLM:
                 messages=messages,
                 model=self.backend.model,
                 max_retries=0,
-                **self.params,
+                **self.params_for(model_cls),
             )
         except Exception as exc:  # noqa: BLE001 - instructor wraps what the create raised
             cause: BaseException | None = exc
@@ -357,7 +353,7 @@ class LLM:
                 model=self.backend.model,
                 max_retries=self.max_retries,
                 context=context,
-                **self.params,
+                **self.params_for(model_cls),
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reason, never a traceback
             raise self.failure(exc, state) from None

@@ -85,24 +85,37 @@ def response_model(
 
 
 def ad_passages(text: str, limit: int = 80) -> tuple[str, ...]:
-    """The ad's lines split into sentences, bullets stripped: what a quote may be.
-
-    Sentences with a `"` or a backslash are left out: llama-cpp-python writes their JSON
-    escapes into the grammar unescaped, and the server then fails the request and dies.
-    """
+    """The ad's lines split into sentences, bullets stripped: what a quote may be, each made
+    safe for llama.cpp's grammar (`grammar_safe`) or left out."""
     found: list[str] = []
     for line in text.splitlines():
         for sentence in re.split(r"(?<=[.!?;])\s+", line.strip(" \t-*•")):
-            sentence = sentence.strip()
-            if (
-                len(sentence.split()) >= 3
-                and len(sentence) <= 300
-                and sentence not in found
-                and '"' not in sentence
-                and "\\" not in sentence
-            ):
-                found.append(sentence)
+            safe = grammar_safe(sentence)
+            if safe and len(safe.split()) >= 3 and len(safe) <= 300 and safe not in found:
+                found.append(safe)
     return tuple(found[:limit])
+
+
+def grammar_safe(passage: str) -> str | None:
+    """`passage` as an enum value llama.cpp's grammar reproduces exactly, or None.
+
+    llama-cpp-python writes an enum value's JSON escapes into the grammar unescaped: `\"` ends
+    the grammar's string (the server fails and dies), `\t` or `\u0001` makes the model write
+    a raw control character (the answer is not JSON), `\\` a lone backslash. So whitespace
+    runs (tabs, form feeds) become one space and `"` a typographic quote, which grounding
+    folds back (the quote is found `normalized`); what still needs an escape is left out:
+    a backslash, another control character, a character outside the BMP (a surrogate pair).
+    """
+    safe = re.sub(r'"([^"]*)"', r"“\1”", " ".join(passage.split())).replace('"', "”")
+    if "\\" in safe or any(ord(ch) < 0x20 or ord(ch) > 0xFFFF for ch in safe):
+        return None
+    return safe or None
+
+
+# Small models under constrained decoding: every free string has a length cap, so the
+# longest answer the grammar allows is finite and --max-tokens can be sized to it.
+TOOL_NAME_CHARS = 40
+REASONING_CHARS = 300
 
 
 def _build_response_model(
@@ -112,33 +125,53 @@ def _build_response_model(
     quote_ids: Any = Literal[tuple(codebook.ids_of_kind("quotes"))]
     tool_ids: Any = Literal[tuple(codebook.ids_of_kind("tools"))]
     profiles: Any = Literal[tuple(codebook.profile_names)]
-    text_type: Any = Literal[passages] if passages else str
-    optional_text: Any = str | None
-    quote: Any = create_model(
-        "QuoteAnswer",
-        category=(quote_ids, Field(description="Codebook category id")),
-        text=(
-            text_type,
-            Field(min_length=1, description="Verbatim passage"),
-        ),
-        translation=(
-            optional_text,
-            Field(default=None, description="English translation if not English"),
-        ),
-    )
+    small = max_items is not None
+    quote: Any = create_model("QuoteAnswer", **_quote_fields(quote_ids, passages))
     tool: Any = create_model(
         "ToolAnswer",
         category=(tool_ids, Field(description="Codebook category id")),
-        name=(str, Field(min_length=1, description="Tool name as the ad writes it")),
+        name=(
+            str,
+            Field(
+                min_length=1,
+                max_length=TOOL_NAME_CHARS if small else None,
+                description="Tool name as the ad writes it",
+            ),
+        ),
     )
     return create_model(
         "CodingAnswer",
         __base__=CodingAnswer,
         quotes=(list[quote], Field(max_length=max_items)),
         tools=(list[tool], Field(max_length=max_items)),
-        reasoning=(str, Field(description="Why this profile, in 1-3 sentences")),
+        reasoning=(
+            str,
+            Field(
+                max_length=REASONING_CHARS if small else None,
+                description="Why this profile, in 1-3 sentences",
+            ),
+        ),
         profile=(profiles, Field(description="Exactly one profile from the codebook")),
     )
+
+
+def _quote_fields(quote_ids: Any, passages: tuple[str, ...] | None) -> dict:
+    """A quote's fields. With `passages` (a small model) the text is one of them and there
+    is no translation: a tiny model's translations are noise, and cost tokens."""
+    fields: dict = {
+        "category": (quote_ids, Field(description="Codebook category id")),
+        "text": (
+            Literal[passages] if passages else str,
+            Field(min_length=1, description="Verbatim passage"),
+        ),
+    }
+    if not passages:
+        optional_text: Any = str | None
+        fields["translation"] = (
+            optional_text,
+            Field(default=None, description="English translation if not English"),
+        )
+    return fields
 
 
 def example_answer(coding: Coding) -> str:
@@ -220,7 +253,10 @@ def to_coding(answer: Any, ad: Ad, codebook: Codebook) -> tuple[Coding, list[Quo
         profile=answer.profile,
         reasoning=answer.reasoning or None,
         quotes=_unique(
-            [Quote(category=q.category, text=q.text, note=q.translation) for q in answer.quotes],
+            [
+                Quote(category=q.category, text=q.text, note=getattr(q, "translation", None))
+                for q in answer.quotes
+            ],
             lambda q: (q.category, q.text),
         ),
         tools=_unique(

@@ -77,3 +77,26 @@ def test_running_again_makes_no_llm_call(embedded_run):
     assert manifest["counts"]["already_done"] == 1
     assert manifest["counts"]["coded"] == 0
     assert manifest["counts"]["prompt_tokens"] == 0
+
+
+# A real ad of the study that the embedded model used to fail on: the model wrote a raw
+# newline inside a JSON string (grammar-valid, not JSON). Read through the shared path.
+REAL_AD = "38_creative_fabrica"
+
+
+def test_embedded_model_codes_a_real_dev_ad(shared_jobads, tmp_path, codebook):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
+    ad = (shared_jobads / "dev" / "raw" / f"{REAL_AD}.txt").read_text(encoding="utf-8")
+    (tmp_path / "ads").mkdir()
+    (tmp_path / "ads" / f"{REAL_AD}.txt").write_text(ad, encoding="utf-8")
+    done = autocode(["ads", "--out", "out", "--cache", "cache"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "failures.jsonl").read_text() == ""
+    (record,) = [
+        json.loads(x) for x in (tmp_path / "out" / "codings.jsonl").read_text().splitlines()
+    ]
+    coding = Coding.model_validate(record)
+    assert coding.ad_id == REAL_AD and coding.profile in codebook.profile_names
+    for quote in coding.quotes:  # every kept quote is the ad's own, found at its span
+        start, end = quote.span
+        assert quote.grounding in ("exact", "normalized") and ad[start:end].strip()

@@ -30,7 +30,8 @@ from pipeline.errors import InputError
 code_options = coding_options(
     model_help="Model name (default: gpt-4o-mini on OpenAI; the embedded GGUF offline).",
     mode_help="instructor mode (default: tools for OpenAI, json_schema for other servers).",
-    max_tokens_help="Completion token limit (default 4096; 1024 embedded).",
+    max_tokens_help="Completion token limit (default 4096; embedded: the longest answer "
+    "its capped response schema allows, per ad).",
 )
 
 
