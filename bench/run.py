@@ -224,8 +224,8 @@ def parse_args(argv):
     parser.add_argument(
         "--embedded-ads",
         type=int,
-        default=4,
-        help="dev ads coded by the embedded model (6: all, ~4 more minutes)",
+        default=6,
+        help="dev ads coded by the embedded model (default: all six, about 2 minutes each)",
     )
     parser.add_argument(
         "--off-ads",
