@@ -77,7 +77,6 @@ def _code(ads: list[Ad], book: Codebook, llm: LLM, seam: Evicting, out: Path) ->
     def timed(ad, codebook, llm_, options):
         evicted, sent, start = seam.evict_s, seam.requests, time.perf_counter()
         outcome = code_one(ad, codebook, llm_, options)
-        usage = (outcome.record or {}).get("usage") or {}
         timings.append(
             {
                 "ad": ad.id,
@@ -85,7 +84,9 @@ def _code(ads: list[Ad], book: Codebook, llm: LLM, seam: Evicting, out: Path) ->
                 "requests": seam.requests - sent,
                 "coded": outcome.record is not None,
                 "reason": outcome.reason,
-                "completion_tokens": usage.get("completion_tokens"),
+                "completion_tokens": outcome.record.usage.completion_tokens
+                if outcome.record
+                else None,
             }
         )
         return outcome
