@@ -24,8 +24,9 @@ Warn = Callable[[str], None]
 def read_markdown(path: Path, book: Codebook, warn: Warn | None = None) -> Coding:
     """One Markdown coding; each line it could not place goes to `warn` (and its record)."""
     coding = read_coding_file(path, book, strict=False)
-    for warning in coding.warnings if warn else ():
-        warn(warning)
+    for warning in coding.warnings:
+        if warn is not None:
+            warn(warning)
     return coding
 
 

@@ -189,7 +189,9 @@ def assign_pairs(scores: list[list[float | None]]) -> list[tuple[int, int]]:
     """Maximum one-to-one matching: most matches first, then most total overlap."""
     if not scores or not scores[0]:
         return []
-    candidates = [(i, j) for i, row in enumerate(scores) for j, s in enumerate(row) if s]
+    candidates = [
+        (i, j) for i, row in enumerate(scores) for j, s in enumerate(row) if s is not None
+    ]
     if len({i for i, _ in candidates}) == len(candidates) == len({j for _, j in candidates}):
         return candidates  # no quote has two candidates: every candidate pair is matched
     # Only a real choice needs the solver; scipy.optimize costs 0.3 s to import.

@@ -12,7 +12,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from pipeline.codebook import load_codebook
 from pipeline.evaluate import (
-    _assign,
+    assign_pairs,
     cohen_kappa,
     evaluate,
     gate_failures,
@@ -520,8 +520,10 @@ def test_assignment_skips_the_solver_only_where_it_has_no_choice(scores):
     expected = sorted(
         (int(r), int(c)) for r, c in zip(rows, cols, strict=True) if weights[r][c] > 0
     )
-    found = sorted(_assign(scores))
-    candidates = [(i, j) for i, row in enumerate(scores) for j, s in enumerate(row) if s]
+    found = sorted(assign_pairs(scores))
+    candidates = [
+        (i, j) for i, row in enumerate(scores) for j, s in enumerate(row) if s is not None
+    ]
     if len({i for i, _ in candidates}) == len(candidates) == len({j for _, j in candidates}):
         assert found == expected == candidates  # no choice: the solver matches every candidate
     else:  # a tie may pick another matching of the same size and weight
