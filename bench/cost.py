@@ -15,8 +15,9 @@ import statistics
 from pathlib import Path
 
 from pipeline.ads import Ad
+from pipeline.backend import Backend
 from pipeline.codebook import Codebook
-from pipeline.llm import LLM, Backend
+from pipeline.llm import LLM
 from pipeline.run import RunOptions, prepare
 
 MODELS = ("gpt-4o-mini", "gpt-4.1")

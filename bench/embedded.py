@@ -23,10 +23,11 @@ from pathlib import Path
 import openai
 
 from pipeline.ads import Ad
+from pipeline.backend import BACKEND_DEFAULTS
 from pipeline.codebook import Codebook
 from pipeline.embedded import embedded_server
 from pipeline.llamacpp import json_object_schema
-from pipeline.llm import BACKEND_DEFAULTS, LLM, DiskCache
+from pipeline.llm import LLM, DiskCache
 from pipeline.run import Run, RunOptions, code_one, prepare
 
 FILLER = [{"role": "user", "content": "Name a colour."}]

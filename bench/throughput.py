@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 from pipeline.ads import Ad
+from pipeline.backend import BACKEND_DEFAULTS, Backend
 from pipeline.codebook import Codebook
-from pipeline.llm import BACKEND_DEFAULTS, LLM, Backend, DiskCache
+from pipeline.llm import LLM, DiskCache
 from pipeline.run import Run, RunOptions, code_one
 
 ROOT = Path(__file__).resolve().parent.parent

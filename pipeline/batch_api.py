@@ -13,9 +13,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pipeline.backend import OPENAI_URL
 from pipeline.batch import ENDPOINT, MAX_BYTES, MAX_REQUESTS
 from pipeline.errors import AutocodeError, InputError
-from pipeline.llm import OPENAI_URL, redact
+from pipeline.llm_faults import redact
 from pipeline.store import atomic_write_text
 
 FINISHED_BADLY = {"failed", "expired", "cancelled"}

@@ -19,8 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from pipeline.backend import Backend
 from pipeline.errors import InputError
-from pipeline.llm import Backend
 
 EMBEDDED_MODEL = "gemma-3-270m-q4_k_m"
 EMBEDDED_MAX_ITEMS = 8

@@ -12,36 +12,34 @@ import functools
 import hashlib
 import json
 import logging
-import re
 from dataclasses import dataclass
-from datetime import UTC
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
 import instructor
 import openai
-from instructor.core import IncompleteOutputException, InstructorRetryException
+from instructor.core import InstructorRetryException
 from pydantic import BaseModel, ValidationError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from pipeline.answer_bound import longest
-from pipeline.backend import (  # noqa: F401 - re-exported: callers know them from here
-    BACKEND_DEFAULTS,
-    DEFAULT_OPENAI_MODEL,
-    MODES,
-    OPENAI_URL,
-    Backend,
-    choose_backend,
-)
+from pipeline.backend import Backend
 from pipeline.connection import UNREACHABLE, connection_fault
-from pipeline.errors import AutocodeError
 from pipeline.llamacpp import json_object_schema
+from pipeline.llm_faults import (
+    FATAL_STATUS,
+    EmptyResponse,
+    FatalLLMError,
+    LLMFailure,
+    Wait,
+    api_message,
+    describe_failure,
+    is_transient,
+    redact,
+    refusal_of,
+)
 from pipeline.store import atomic_write_text
 
-RETRY_AFTER_CAP = 120.0  # seconds; a longer Retry-After is cut to this
-TRANSIENT_STATUS = {408, 409, 429, 500, 502, 503, 504}
-FATAL_STATUS = {401, 403, 404}
 UNBOUNDED_MAX_TOKENS = 4096  # max_tokens None with a schema that does not bound its answer
 
 # instructor logs every failed attempt with the raw error, and a server's error body may
@@ -54,62 +52,6 @@ _instructor_log.propagate = False
 
 class _Captured(Exception):
     """Carries the request instructor built, without sending it."""
-
-
-class LLMFailure(AutocodeError):
-    """This ad could not be coded; the message is the reason recorded in failures.jsonl."""
-
-    status: int | None = None  # the HTTP status, when the server refused the request
-
-
-class EmptyResponse(Exception):
-    """A completion with an empty choice list: retried like a transient server error."""
-
-
-class FatalLLMError(AutocodeError):
-    """No ad can be coded (bad key, unknown model, no server there): the run stops with
-    this message."""
-
-
-def redact(text: str, secret: str | None) -> str:
-    """Remove the API key (and any bearer token) from text that may be written out."""
-    text = re.sub(r"(?i)(bearer\s+)[A-Za-z0-9._\-]{8,}", r"\1***", text)
-    text = re.sub(r"sk-[A-Za-z0-9_\-]{12,}", "sk-***", text)
-    return text.replace(secret, "***") if secret and len(secret) >= 4 else text
-
-
-def retry_after_seconds(exc: BaseException) -> float | None:
-    """The server's Retry-After (seconds or HTTP date), when it sent one."""
-    response = getattr(exc, "response", None)
-    value = response.headers.get("retry-after") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            from datetime import datetime
-
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
-def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, EmptyResponse)):
-        return True
-    return isinstance(exc, openai.APIStatusError) and exc.status_code in TRANSIENT_STATUS
-
-
-class _Wait:
-    """Retry-After when the server gives it (capped), else exponential backoff with jitter."""
-
-    def __init__(self, initial: float, cap: float):
-        self.backoff = wait_exponential_jitter(multiplier=initial, max=cap, jitter=initial)
-
-    def __call__(self, state) -> float:
-        after = retry_after_seconds(state.outcome.exception())
-        return min(after, RETRY_AFTER_CAP) if after is not None else self.backoff(state)
 
 
 @dataclass
@@ -221,7 +163,7 @@ class LLM:
             retry=retry_if_exception(self._retryable),
             reraise=True,
             stop=stop_after_attempt(transient_attempts),
-            wait=_Wait(backoff, cap=30.0 * backoff),
+            wait=Wait(backoff, cap=30.0 * backoff),
         )
 
     def raw_create(self, **kwargs):
@@ -339,7 +281,7 @@ class LLM:
             completion = self.checked_create(**kwargs)
             for name, value in _usage_of(completion).items():
                 state[name] += value
-            state["refusal"] = _refusal_of(completion)
+            state["refusal"] = refusal_of(completion)
             return completion
 
         patched = instructor.patch(
@@ -379,7 +321,7 @@ class LLM:
         answers: list[Exchange | LLMFailure] = []
         for index, choice in enumerate(completion.choices[:n]):
             one = completion.model_copy(update={"choices": [choice]})
-            state["refusal"] = _refusal_of(one)
+            state["refusal"] = refusal_of(one)
             context = {"ad_text": ad_text, "max_retries": 0, "state": state}
             try:
                 answer = schema.from_response(
@@ -405,7 +347,7 @@ class LLM:
         if isinstance(cause, openai.APIStatusError) and cause.status_code in FATAL_STATUS:
             return FatalLLMError(
                 redact(
-                    f"HTTP {cause.status_code} from {self.backend.host}: {_api_message(cause)}",
+                    f"HTTP {cause.status_code} from {self.backend.host}: {api_message(cause)}",
                     secret,
                 )
             )
@@ -416,39 +358,3 @@ class LLM:
         if isinstance(cause, openai.APIStatusError):
             failure.status = cause.status_code
         return failure
-
-
-def _refusal_of(completion) -> str | None:
-    """The refusal text of a completion whose first choice refuses (OpenAI's `refusal`)."""
-    choices = getattr(completion, "choices", None) or []
-    message = getattr(choices[0], "message", None) if choices else None
-    refusal = getattr(message, "refusal", None)
-    return refusal if isinstance(refusal, str) and refusal.strip() else None
-
-
-def _api_message(exc: openai.APIStatusError) -> str:
-    body = exc.body if isinstance(exc.body, dict) else {}
-    message = body.get("message") or (body.get("error") or {}).get("message") if body else None
-    return str(message or exc.message)[:300]
-
-
-def describe_failure(exc: BaseException, attempts: int) -> str:
-    """A one-line reason that names the fault."""
-    if isinstance(exc, openai.APIStatusError):
-        transient = " (gave up after retries)" if is_transient(exc) else ""
-        return f"HTTP {exc.status_code}{transient}: {_api_message(exc)}"
-    if isinstance(exc, EmptyResponse):
-        return "empty response: the server returned no choices (gave up after retries)"
-    if isinstance(exc, openai.APITimeoutError):
-        return "timeout: no response from the server (gave up after retries)"
-    if isinstance(exc, openai.APIConnectionError):
-        fault = connection_fault(exc) or f"no connection ({' '.join(str(exc).split())[:200]})"
-        return f"connection error: {fault} (gave up after retries)"
-    if isinstance(exc, IncompleteOutputException):
-        return "answer cut off at the token limit (finish_reason=length); raise --max-tokens"
-    if isinstance(exc, ValidationError | json.JSONDecodeError):
-        first = str(exc).strip().splitlines()
-        detail = " ".join(first[:3])[:400]
-        return f"invalid answer after {attempts} attempt(s): {detail}"
-    text = " ".join(str(exc).split())[:300]
-    return f"unusable response ({type(exc).__name__}): {text}"

@@ -22,7 +22,8 @@ from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.examples import ExamplePool
 from pipeline.goldmd import render
-from pipeline.llm import LLM, FatalLLMError, LLMFailure
+from pipeline.llm import LLM
+from pipeline.llm_faults import FatalLLMError, LLMFailure
 from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
 from pipeline.record import CodedAd, Dropped, Usage, review_notes
 from pipeline.resources import packaged

@@ -18,7 +18,8 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.consensus import consensus
 from pipeline.grounding import fold_quote
-from pipeline.llm import LLM, Exchange, LLMFailure
+from pipeline.llm import LLM, Exchange
+from pipeline.llm_faults import LLMFailure
 from pipeline.record import CodedAd, Dropped, Usage
 from pipeline.run import Outcome, RunOptions, code_one, prepare, record_from_answer
 

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import openai
 from openai.types.chat import ChatCompletion
 
-from pipeline.llm import Backend
+from pipeline.backend import Backend
 from tests.servers.simserver import completion, faulty_answer
 
 

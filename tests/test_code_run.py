@@ -10,7 +10,8 @@ from fakes import ScriptedCreate, backend, status_error, timeout_error
 
 from pipeline.ads import Ad, read_ads
 from pipeline.goldmd import parse
-from pipeline.llm import LLM, DiskCache, FatalLLMError
+from pipeline.llm import LLM, DiskCache
+from pipeline.llm_faults import FatalLLMError
 from pipeline.run import Run, RunOptions, code_one, prepare
 
 REPO = Path(__file__).resolve().parents[1]

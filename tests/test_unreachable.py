@@ -13,7 +13,8 @@ from autocode_run import API_KEY, TRACEBACK, ad_text, run_code
 from fakes import ScriptedCreate, backend
 
 from pipeline.connection import DROPPED, REFUSED, UNRESOLVED, connection_fault
-from pipeline.llm import LLM, FatalLLMError, LLMFailure
+from pipeline.llm import LLM
+from pipeline.llm_faults import FatalLLMError, LLMFailure
 from tests.servers.simserver import SimServer
 
 N_ADS = 4

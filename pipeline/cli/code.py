@@ -152,7 +152,7 @@ def execute(run, title: str) -> int:
     import time
 
     from pipeline.embedded import NOTICE, embedded_server
-    from pipeline.llm import FatalLLMError
+    from pipeline.llm_faults import FatalLLMError
     from pipeline.progress import run_progress, stderr, summary_table
 
     backend = run.llm.backend
