@@ -16,9 +16,9 @@ from pathlib import Path
 
 from pipeline.ads import Ad
 from pipeline.backend import Backend
+from pipeline.code_ad import RunOptions, prepare
 from pipeline.codebook import Codebook
 from pipeline.llm import LLM
-from pipeline.run import RunOptions, prepare
 
 MODELS = ("gpt-4o-mini", "gpt-4.1")
 PRICES_FILE = "pipeline/prices.yaml"

@@ -24,11 +24,12 @@ import openai
 
 from pipeline.ads import Ad
 from pipeline.backend import BACKEND_DEFAULTS
+from pipeline.code_ad import RunOptions, code_one, prepare
 from pipeline.codebook import Codebook
 from pipeline.embedded import embedded_server
 from pipeline.llamacpp import json_object_schema
 from pipeline.llm import LLM, DiskCache
-from pipeline.run import Run, RunOptions, code_one, prepare
+from pipeline.run import Run
 
 FILLER = [{"role": "user", "content": "Name a colour."}]
 

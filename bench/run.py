@@ -188,7 +188,7 @@ def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
 def _cost(results: dict) -> None:
     """Cost needs the token counts and the embedded run's completion tokens per ad."""
     from bench.cost import cost_per_1000
-    from pipeline.run import load_prices
+    from pipeline.cost import load_prices
 
     completion = (results.get("embedded") or {}).get("completion_tokens_per_ad")
     if results.get("tokens") and completion:

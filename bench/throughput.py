@@ -20,9 +20,10 @@ from pathlib import Path
 
 from pipeline.ads import Ad
 from pipeline.backend import BACKEND_DEFAULTS, Backend
+from pipeline.code_ad import RunOptions, code_one
 from pipeline.codebook import Codebook
 from pipeline.llm import LLM, DiskCache
-from pipeline.run import Run, RunOptions, code_one
+from pipeline.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,8 +1,8 @@
 """Batch mode: request files for the OpenAI Batch API, and ingesting its results.
 
 `prepare` writes one line per ad in the Batch API input format; the body is
-`LLM.request(...)` of the very Request the online path builds (`run.prepare`), so the two
-cannot drift apart. `ingest` replays each answer through the online coder (`run.code_one`
+`LLM.request(...)` of the very Request the online path builds (`code_ad.prepare`), so the two
+cannot drift apart. `ingest` replays each answer through the online coder (`code_ad.code_one`
 with an LLM whose `create` returns the batch's completion, no re-ask), so parsing,
 validation, grounding and every output file are the online path's own. Quotes that fail
 grounding are dropped and listed; `--reask` codes those ads once more online.
@@ -18,11 +18,13 @@ from pathlib import Path
 
 from pipeline.ads import Ad
 from pipeline.backend import BACKEND_DEFAULTS, Backend
+from pipeline.code_ad import Outcome, RunOptions, prepare
 from pipeline.codebook import Codebook
+from pipeline.cost import batch_cost
 from pipeline.errors import InputError
 from pipeline.llm import LLM, DiskCache
 from pipeline.record import Usage
-from pipeline.run import Outcome, Run, RunOptions, estimate_cost, prepare
+from pipeline.run import Run
 from pipeline.sampling import coder_for
 from pipeline.store import read_records
 
@@ -316,14 +318,3 @@ class BatchRun(Run):
             "reask_max_retries": online.max_retries if online else None,
         }
         return manifest
-
-
-def batch_cost(
-    model: str, stats: dict, online: dict, prices: dict | None, discount: float
-) -> float | None:
-    """Batch tokens at the discounted price, tokens of online re-asks at the full one."""
-    full = estimate_cost(model, {k: stats[k] for k in online}, prices)
-    if full is None:
-        return None
-    reask = estimate_cost(model, online, prices) or 0.0
-    return round((full - reask) * discount + reask, 6)

@@ -8,25 +8,22 @@ input order, so neither order nor content depends on concurrency.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from pipeline import __version__
 from pipeline.ads import Ad
+from pipeline.code_ad import Outcome, RunOptions, code_one, prepare, provenance
 from pipeline.codebook import Codebook
-from pipeline.errors import InputError
-from pipeline.examples import ExamplePool
+from pipeline.cost import cached_prompt_cost, estimate_cost
 from pipeline.goldmd import render
 from pipeline.llm import LLM
-from pipeline.llm_faults import FatalLLMError, LLMFailure
-from pipeline.prompt import ad_passages, build_messages, prompt_hash, response_model, to_coding
-from pipeline.record import CodedAd, Dropped, Usage, review_notes
-from pipeline.resources import packaged
+from pipeline.llm_faults import FatalLLMError
+from pipeline.prompt import build_messages, prompt_hash
+from pipeline.record import CodedAd, Usage, review_notes
 from pipeline.store import (
     append_line,
     atomic_write_text,
@@ -38,117 +35,8 @@ from pipeline.store import (
 SAMPLES = "samples.jsonl"  # with --samples K > 1: every sample of every coded ad
 
 
-@dataclass
-class RunOptions:
-    out: Path
-    concurrency: int = 1
-    limit: int | None = None
-    refresh: bool = False
-    max_ad_chars: int = 20000
-    examples: ExamplePool = field(default_factory=lambda: ExamplePool([]))
-    prices: dict | None = None
-    samples: int = 1  # answers per ad; above 1 the record is their consensus
-    min_support: int | None = None  # of the consensus (default: a strict majority)
-
-
-@dataclass
-class Outcome:
-    ad: Ad
-    record: CodedAd | None = None
-    reason: str | None = None
-    cached: bool = False
-    samples: list[tuple[int, CodedAd]] = field(default_factory=list)  # (index, sample), K > 1
-    samples_failed: int = 0
-    fresh_usage: Usage | None = None  # tokens of the answers not from the cache, K > 1
-
-
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _prepared(ad: Ad, max_chars: int) -> Ad:
-    """The ad as sent: truncated past `max_chars`, with the cut recorded as a warning."""
-    if len(ad.text) <= max_chars:
-        return ad
-    warning = f"ad text truncated from {len(ad.text)} to {max_chars} characters for the prompt"
-    return Ad(
-        ad.id, ad.text[:max_chars], ad.source, ad.title, ad.organisation, (*ad.warnings, warning)
-    )
-
-
-@dataclass
-class Request:
-    """What is sent for one ad: the (possibly truncated) ad, messages and response model."""
-
-    ad: Ad
-    messages: list[dict]
-    model_cls: type[BaseModel]
-    example_ids: list[str] = field(default_factory=list)
-
-
-def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Request:
-    """The one place a request is built, for the online path and for batch files alike."""
-    sent = _prepared(ad, options.max_ad_chars)
-    examples = options.examples.choose(ad)
-    messages = build_messages(codebook, sent, examples)
-    passages = ad_passages(sent.text) if llm.backend.passage_quotes else None
-    model_cls = response_model(codebook, llm.backend.max_items, passages)
-    return Request(sent, messages, model_cls, [example.id for example, _ in examples])
-
-
-def record_from_answer(
-    request: Request,
-    answer: dict,
-    codebook: Codebook,
-    llm: LLM,
-    usage: dict,
-    attempts: int,
-    options: RunOptions | None = None,
-) -> CodedAd:
-    """The coding record of a validated answer: grounded, with dropped quotes listed."""
-    coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
-    made = provenance(codebook, llm, prompt_hash(request.messages), options)
-    if request.example_ids:
-        made["examples"] = request.example_ids
-    return CodedAd(
-        **{**dict(coding), "provenance": made, "warnings": list(request.ad.warnings)},
-        ungrounded=[Dropped(category=q.category, text=q.text, note=q.note) for q in dropped],
-        usage=Usage(**usage),
-        attempts=attempts,
-    )
-
-
-def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outcome:
-    """Code one ad online; every failure becomes a reason (FatalLLMError stops the run)."""
-    request = prepare(ad, codebook, llm, options)
-    try:
-        exchange = llm.code(request.messages, request.model_cls, request.ad.text)
-    except LLMFailure as exc:
-        return Outcome(ad, reason=str(exc))
-    record = record_from_answer(
-        request, exchange.answer, codebook, llm, exchange.usage, exchange.attempts
-    )
-    return Outcome(ad, record=record, cached=exchange.cached)
-
-
-def provenance(
-    codebook: Codebook, llm: LLM, prompt_sha: str, options: RunOptions | None = None
-) -> dict:
-    sampled = (
-        {"samples": options.samples, "min_support": options.min_support}
-        if options is not None and options.samples > 1
-        else {}
-    )
-    return {
-        "model": llm.backend.model,
-        "backend": llm.backend.kind,
-        "codebook_version": codebook.version,
-        "codebook_sha256": codebook.sha256,
-        "prompt_sha256": prompt_sha,
-        "autocode_version": __version__,
-        "temperature": llm.params["temperature"],
-        **sampled,
-    }
 
 
 def coded_ids(records: list[dict], expected: dict) -> set[str]:
@@ -194,6 +82,7 @@ class Run:
         }
         self.failures: list[dict] = []
         self.started = now()
+        self._halt = threading.Event()  # set by the first fatal error
         self.finished: str | None = None
         self.already_done = 0  # ads a resumed run finds coded
         self.not_coded: list[str] = []  # ads without a coding when the run ended
@@ -263,7 +152,7 @@ class Run:
         ads: dict[Future, Ad] = {}
         try:
             for ad in todo:
-                ads[pool.submit(self.coder, ad, self.book, self.llm, self.opt)] = ad
+                ads[pool.submit(self._code_unless_halted, ad)] = ad
             pending = set(ads)
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -274,20 +163,33 @@ class Run:
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
 
+    def _code_unless_halted(self, ad: Ad) -> Outcome | None:
+        """Code one ad; once one has met a fatal error, the ads still queued are not sent
+        (None: left uncoded, for a re-run), however late the main thread notices."""
+        if self._halt.is_set():
+            return None
+        try:
+            return self.coder(ad, self.book, self.llm, self.opt)
+        except FatalLLMError:
+            self._halt.set()
+            raise
+
     def _save_finished(self, futures: set[Future], ads: dict[Future, Ad]) -> None:
         """Save every finished ad first; then let an interrupt or a fatal error through."""
         stop: BaseException | None = None
         for future in futures:
             ad = ads.pop(future)  # popped: saved once, even when an interrupt follows
             try:
-                self._save(self._outcome(future, ad))
+                outcome = self._outcome(future, ad)
+                if outcome is not None:
+                    self._save(outcome)
             except (KeyboardInterrupt, FatalLLMError) as exc:
                 stop = exc
         if stop is not None:
             raise stop
 
     @staticmethod
-    def _outcome(future: Future, ad: Ad) -> Outcome:
+    def _outcome(future: Future, ad: Ad) -> Outcome | None:
         try:
             return future.result()
         except (FatalLLMError, KeyboardInterrupt):
@@ -411,42 +313,7 @@ class Run:
         }
 
 
-def cached_prompt_cost(
-    model: str, stats: dict, prices: dict | None, system_share: float | None
-) -> float | None:
-    """USD as above, with the system prompt's share of the prompt tokens at the cached-input
-    price: what a provider that caches the shared prefix bills. Examples chosen per ad
-    differ from ad to ad, so they are billed in full like the ad itself."""
-    price = (prices or {}).get("models", {}).get(model)
-    full = estimate_cost(model, stats, prices)
-    if full is None or system_share is None or not price.get("cached_input"):
-        return full
-    saving = stats["prompt_tokens"] * system_share * (price["input"] - price["cached_input"])
-    return round(full - saving / 1e6, 6)
-
-
-def estimate_cost(model: str, stats: dict, prices: dict | None) -> float | None:
-    """USD for the tokens of this run, where the model's price is known."""
-    price = (prices or {}).get("models", {}).get(model)
-    if not price:
-        return None
-    total = stats["prompt_tokens"] * price["input"] + stats["completion_tokens"] * price["output"]
-    return round(total / 1e6, 6)
-
-
 def _json(value) -> str:
     import json
 
     return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
-
-
-def load_prices(path) -> dict:
-    import os
-
-    import yaml
-
-    path = path or os.environ.get("AUTOCODE_PRICES") or packaged("prices.yaml")
-    try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: cannot read the price table: {exc}") from None

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from pipeline.ads import Ad
+from pipeline.code_ad import Outcome, RunOptions, code_one, prepare, record_from_answer
 from pipeline.codebook import Codebook
 from pipeline.consensus import consensus
 from pipeline.grounding import fold_quote
 from pipeline.llm import LLM, Exchange
 from pipeline.llm_faults import LLMFailure
 from pipeline.record import CodedAd, Dropped, Usage
-from pipeline.run import Outcome, RunOptions, code_one, prepare, record_from_answer
 
 TEMPERATURE_WITH_SAMPLES = 0.7  # the default when K > 1: identical samples would say nothing
 

@@ -16,9 +16,9 @@ from pipeline import batch as batch_mod
 from pipeline.ads import read_ads
 from pipeline.backend import OPENAI_URL, Backend
 from pipeline.cli import main
+from pipeline.code_ad import RunOptions, prepare
 from pipeline.codebook import load_codebook
 from pipeline.llm import LLM
-from pipeline.run import RunOptions, prepare
 from tests.servers.batchserver import BatchServer
 from tests.servers.simserver import SimServer, completion, faulty_answer
 

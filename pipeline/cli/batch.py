@@ -66,7 +66,8 @@ def offline_setup(
     """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
     from pipeline.backend import BACKEND_DEFAULTS, batch_backend
     from pipeline.batch import offline_llm
-    from pipeline.run import RunOptions, load_prices
+    from pipeline.code_ad import RunOptions
+    from pipeline.cost import load_prices
 
     sampled = sampling(temperature, samples, min_support)
     inputs = read_run_inputs(ads, **read)

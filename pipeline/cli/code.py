@@ -95,7 +95,9 @@ def command(
       OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
       autocode code raw/ --samples 3          # three samples per ad, and their consensus
     """
-    from pipeline.run import Run, RunOptions, load_prices
+    from pipeline.code_ad import RunOptions
+    from pipeline.cost import load_prices
+    from pipeline.run import Run
     from pipeline.sampling import coder_for
 
     temperature = sampling(temperature, samples, min_support)["temperature"]
