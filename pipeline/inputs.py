@@ -21,6 +21,7 @@ class Inputs:
     book: Codebook
     batch: AdBatch  # the ads, and the problems worth a warning (batch.problems)
     examples: ExamplePool  # gold codings to choose few-shot examples from, per ad
+    max_ad_chars: int  # longer ads are cut for the prompt
 
 
 def load_examples(gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
@@ -62,7 +63,8 @@ def read_inputs(
     if not batch.ads:
         raise InputError("no readable ads in " + ", ".join(map(str, ads)))
     pairs = load_examples(examples_gold, examples_ads, book) if n_examples else []
-    return Inputs(book, batch, ExamplePool(pairs, n_examples, examples_by, examples_max_chars))
+    pool = ExamplePool(pairs, n_examples, examples_by, examples_max_chars)
+    return Inputs(book, batch, pool, max_ad_chars)
 
 
 def read_ad_texts(path: Path, fields: TableFields, say: Callable[[str], None]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.code import read_run_inputs
+from pipeline.cli.code import read_run_inputs, run_options_of
 from pipeline.cli.options import (
     NewFile,
     PathArg,
@@ -66,18 +66,15 @@ def offline_setup(
     """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
     from pipeline.backend import BACKEND_DEFAULTS, batch_backend
     from pipeline.batch import offline_llm
-    from pipeline.code_ad import RunOptions
-    from pipeline.cost import load_prices
 
     sampled = sampling(temperature, samples, min_support)
     inputs = read_run_inputs(ads, **read)
-    options = RunOptions(
+    options = run_options_of(
+        inputs,
         out,
+        prices,
         limit=limit,
         refresh=refresh,
-        max_ad_chars=read["max_ad_chars"],
-        examples=inputs.examples,
-        prices=load_prices(prices),
         samples=samples,
         min_support=min_support,
     )

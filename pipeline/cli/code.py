@@ -95,8 +95,6 @@ def command(
       OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
       autocode code raw/ --samples 3          # three samples per ad, and their consensus
     """
-    from pipeline.code_ad import RunOptions
-    from pipeline.cost import load_prices
     from pipeline.run import Run
     from pipeline.sampling import coder_for
 
@@ -104,14 +102,13 @@ def command(
     given = {k: options.pop(k) for k in ("concurrency", "timeout", "max_retries", "max_tokens")}
     inputs = read_run_inputs(ads, **options)
     llm, concurrency = online_llm(model, mode, temperature, refresh, cache_dir, given)
-    run_options = RunOptions(
+    run_options = run_options_of(
+        inputs,
         out,
+        prices,
         concurrency=concurrency,
         limit=limit,
         refresh=refresh,
-        max_ad_chars=options["max_ad_chars"],
-        examples=inputs.examples,
-        prices=load_prices(prices),
         samples=samples,
         min_support=min_support,
     )
@@ -124,6 +121,20 @@ def command(
         coder=coder_for(run_options),
     )
     sys.exit(execute(run, "autocode code"))
+
+
+def run_options_of(inputs, out, prices, **given):
+    """The options of a run over `inputs`, shared by `code` and `batch prepare/ingest`."""
+    from pipeline.code_ad import RunOptions
+    from pipeline.cost import load_prices
+
+    return RunOptions(
+        out,
+        max_ad_chars=inputs.max_ad_chars,
+        examples=inputs.examples,
+        prices=load_prices(prices),
+        **given,
+    )
 
 
 def online_llm(model, mode, temperature, refresh, cache_dir, given: dict):
