@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import (
-    NewFile,
     PathArg,
     codebook_option,
+    report_options,
     table_fields,
     table_options,
     warn,
@@ -24,10 +24,7 @@ from pipeline.errors import InputError
     type=PathArg,
     help="The ads (folder, .jsonl or .csv): partial quote matching then uses character spans.",
 )
-@click.option("--json", "json_path", type=NewFile, help="Write the report as JSON here.")
-@click.option(
-    "--markdown", "markdown_path", type=NewFile, help="Write the report as Markdown here."
-)
+@report_options
 @table_options
 @codebook_option
 def command(

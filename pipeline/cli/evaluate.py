@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import ExistingFolder, NewFile, PathArg, codebook_option, warn
+from pipeline.cli.options import ExistingFolder, PathArg, codebook_option, report_options, warn
 
 
 @click.command("eval")
@@ -23,10 +23,7 @@ from pipeline.cli.options import ExistingFolder, NewFile, PathArg, codebook_opti
     type=ExistingFolder,
     help="Folder of <id>.txt ads: partial quote matching then uses character spans.",
 )
-@click.option("--json", "json_path", type=NewFile, help="Write the report as JSON here.")
-@click.option(
-    "--markdown", "markdown_path", type=NewFile, help="Write the report as Markdown here."
-)
+@report_options
 @click.option(
     "--min-kappa",
     type=float,

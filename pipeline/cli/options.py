@@ -133,6 +133,13 @@ def coding_options(model_help: str, mode_help: str, max_tokens_help: str):
     )
 
 
+report_options = stack(
+    click.option("--json", "json_path", type=NewFile, help="Write the report as JSON here."),
+    click.option(
+        "--markdown", "markdown_path", type=NewFile, help="Write the report as Markdown here."
+    ),
+)
+
 out_option = click.option(
     "--out",
     type=Folder,
