@@ -91,7 +91,9 @@ def ad_passages(text: str, limit: int = 80) -> tuple[str, ...]:
     for line in text.splitlines():
         for sentence in re.split(r"(?<=[.!?;])\s+", line.strip(" \t-*•")):
             safe = grammar_safe(sentence)
-            if safe and len(safe.split()) >= 3 and len(safe) <= 300 and safe not in found:
+            # three words at least: punctuation alone is no evidence (and folds to nothing)
+            words = len(re.findall(r"\w+", safe or ""))
+            if safe and words >= 3 and len(safe) <= 300 and safe not in found:
                 found.append(safe)
     return tuple(found[:limit])
 

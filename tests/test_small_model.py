@@ -9,7 +9,7 @@ import re
 
 import pytest
 from fakes import ScriptedCreate, backend
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
@@ -63,6 +63,7 @@ def forced_output(value: str) -> str:
 
 @settings(max_examples=200, deadline=None)
 @given(ad_lines)
+@example('" " "\n')  # three "words" of punctuation: not a passage at all
 def test_every_passage_is_written_back_exactly_and_found_in_the_ad(text):
     for passage in ad_passages(text):
         assert json.loads(forced_output(passage)) == passage  # the answer parses to the passage
