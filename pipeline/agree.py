@@ -26,7 +26,8 @@ import krippendorff
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.evaluate import coded_categories, match_ad, prf
+from pipeline.evaluate import coded_categories, prf
+from pipeline.matching import match_ad
 from pipeline.record import Coding
 
 CodingSet = tuple[str, Sequence[Coding]]  # (name, codings)

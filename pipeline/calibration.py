@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from statistics import median
 
 from pipeline.codebook import Codebook
-from pipeline.evaluate import AdMatch, prf, tool_key
+from pipeline.evaluate import prf
+from pipeline.matching import AdMatch, tool_key
 from pipeline.record import Coding
 
 SHOWN = 5  # passages listed per category and side

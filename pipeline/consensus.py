@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from pipeline.codebook import Codebook
-from pipeline.evaluate import Passages, assign_pairs, tool_key
 from pipeline.grounding import fold_quote
+from pipeline.matching import Passages, assign_pairs, tool_key
 from pipeline.record import Coding, Quote, Tool
 
 Entry = TypeVar("Entry", Quote, Tool)

@@ -3,7 +3,7 @@
 An ad page is its text cut into segments at every quote boundary (each segment knows the
 quotes covering it, so nested and overlapping quotes stay readable), the coding panel in
 codebook order, and, with a gold coding, every quote marked matched, missed or extra by
-`evaluate.match_ad` in the review mode: the same matching `autocode eval` reports.
+`matching.match_ad` in the review mode: the same matching `autocode eval` reports.
 The index page is a row per ad, the run summary and two bar charts. `pipeline.review`
 reads the inputs and renders these with the templates in `review_templates/`.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 from pipeline.ads import Ad
 from pipeline.codebook import Codebook
-from pipeline.evaluate import REVIEW_MODE, match_ad, tool_key
 from pipeline.grounding import ground
+from pipeline.matching import REVIEW_MODE, match_ad, tool_key
 from pipeline.record import Coding, Quote, extra_of
 
 # ------------------------------------------------------------------ segmentation

@@ -12,7 +12,7 @@ from itertools import combinations
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.evaluate import tool_key
+from pipeline.matching import tool_key
 from pipeline.record import Coding
 from pipeline.stats import cooccurrence, share, wilson
 from pipeline.stats_tables import Row

@@ -20,14 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.evaluate import (
-    AdMatch,
-    build_report,
-    coded_categories,
-    match_all,
-    pair_codings,
-    tool_sets,
-)
+from pipeline.evaluate import build_report, coded_categories, match_all, pair_codings, tool_sets
+from pipeline.matching import AdMatch
 from pipeline.record import Coding, extra_of
 
 LEVEL = 0.95

@@ -16,6 +16,8 @@ PURE = [
     "grounding",
     "goldmd",
     "evaluate",
+    "matching",
+    "calibration",
     "prompt",
     "stats",
     "stats_tables",

@@ -12,16 +12,15 @@ from sklearn.metrics import cohen_kappa_score
 
 from pipeline.codebook import load_codebook
 from pipeline.evaluate import (
-    assign_pairs,
     cohen_kappa,
     evaluate,
     gate_failures,
     krippendorff_alpha,
-    match_ad,
     pair_codings,
     prf,
 )
 from pipeline.goldmd import read_coding_file
+from pipeline.matching import assign_pairs, match_ad
 from pipeline.record import Coding, Quote, Tool
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.evaluate import match_ad
 from pipeline.goldmd import read_coding_file, render, render_review_notes
 from pipeline.grounding import ground
+from pipeline.matching import match_ad
 from pipeline.record import Coding, Quote, Tool
 from pipeline.review import build_site, load_review
 from pipeline.review_pages import (
