@@ -31,7 +31,8 @@ from pipeline.goldmd import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
 from pipeline.record import Coding, extra_of
 from pipeline.resources import packaged
-from pipeline.review_pages import Draft, ad_page, charts, index_row, page_names, run_summary
+from pipeline.review_index import charts, index_row, page_names, run_summary
+from pipeline.review_pages import Draft, ad_page
 from pipeline.store import atomic_write_text, read_records
 
 TEMPLATES = packaged("review_templates")

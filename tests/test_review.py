@@ -19,9 +19,9 @@ from pipeline.grounding import ground
 from pipeline.matching import match_ad
 from pipeline.record import Coding, Quote, Tool
 from pipeline.review import build_site, load_review
+from pipeline.review_index import page_names
 from pipeline.review_pages import (
     category_colours,
-    page_names,
     quote_items,
     segment_views,
     segments,
