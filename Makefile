@@ -32,6 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check pipeline tests bench
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy pipeline
+	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
 
 autocode: $(STAMP)
 	$(BIN)/autocode code $(ADS) --out $(OUT) $(if $(MODEL),--model $(MODEL))
