@@ -41,3 +41,29 @@ def shared_jobads() -> Path:
     if shared_dev_dir() is None:
         pytest.skip(f"shared job-ad data not found at {SHARED_JOBADS / 'dev'} (not in the repo)")
     return SHARED_JOBADS
+
+
+# Headless Chromium (Debian's package, installed by .ci/run) for the pages autocode writes:
+# no first-run work and no background connections, which this machine's network refuses.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium driven by Playwright; skipped, saying why, where either is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test extra")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -31,16 +31,6 @@ REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()
 AD_ID = "101_lumenpath_genai"
 EVIL_ID = "666_evil"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EVIL_AD = (
     '<script>document.title = "pwned"; window.__pwned = 1;</script> Evil Engineer\n'
     'We need someone who writes <img src=x onerror="window.__pwned = 2"> all day.\n'
@@ -320,17 +310,6 @@ def test_site_is_the_same_for_the_same_input(run_dirs):
 
 
 # ------------------------------------------------------------------ in a real browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from pipeline.review_pages import shade
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()
 ADS = ["101_lumenpath_genai", "102_groenhaven_forecast", "103_kwikstaart_backend"]
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.mark.parametrize(
@@ -117,19 +116,6 @@ def test_drafts_without_support_have_no_agreement_column(tmp_path):
     assert result.exit_code == 0, result.output
     assert '<button type="button" class="sort"' not in (html / "index.html").read_text()
     assert extra_of(gold, "agreement") is None
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.browser

@@ -19,8 +19,6 @@ from pipeline.report import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 LATER = REPO / "tests" / "fixtures" / "codebook_later.yaml"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 EVIL_TOOL = '<img src=x onerror="window.__pwned = 1">'
 ADS = [  # id, industry, date_found; ad5 failed and was never coded
     ("ad1", "ICT", "2024-01-05"),
@@ -309,17 +307,6 @@ CHARTS = [
     "chart-by-industry",
     "chart-by-date_found_month",
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found: install Debian's chromium (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a test extra")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.browser
