@@ -15,10 +15,10 @@ import statistics
 from pathlib import Path
 
 from pipeline.ads import Ad
-from pipeline.backend import Backend
-from pipeline.code_ad import RunOptions, prepare
 from pipeline.codebook import Codebook
-from pipeline.llm import LLM
+from pipeline.coding.one_ad import RunOptions, prepare
+from pipeline.llm.backend import Backend
+from pipeline.llm.client import LLM
 
 MODELS = ("gpt-4o-mini", "gpt-4.1")
 PRICES_FILE = "pipeline/prices.yaml"
@@ -28,7 +28,7 @@ def tokenizer():
     """A function text -> token count, with the embedded GGUF's vocabulary only."""
     import llama_cpp
 
-    from pipeline.embedded import gguf_path
+    from pipeline.llm.embedded import gguf_path
 
     vocab = llama_cpp.Llama(model_path=str(gguf_path()), vocab_only=True, verbose=False)
     return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))

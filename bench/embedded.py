@@ -23,13 +23,13 @@ from pathlib import Path
 import openai
 
 from pipeline.ads import Ad
-from pipeline.backend import BACKEND_DEFAULTS
-from pipeline.code_ad import RunOptions, code_one, prepare
 from pipeline.codebook import Codebook
-from pipeline.embedded import embedded_server
-from pipeline.llamacpp import json_object_schema
-from pipeline.llm import LLM, DiskCache
-from pipeline.run import Run
+from pipeline.coding.one_ad import RunOptions, code_one, prepare
+from pipeline.coding.run import Run
+from pipeline.llm.backend import BACKEND_DEFAULTS
+from pipeline.llm.client import LLM, DiskCache
+from pipeline.llm.embedded import embedded_server
+from pipeline.llm.llamacpp import json_object_schema
 
 FILLER = [{"role": "user", "content": "Name a colour."}]
 
@@ -163,7 +163,7 @@ def cache_off(ads: list[Ad], book: Codebook, off_ads: int, out: Path) -> dict:
 
 def scores(gold: Path, out: Path, raw: Path, book: Codebook) -> dict:
     """Headline agreement of the drafts with the dev gold (the eval command's numbers)."""
-    from pipeline.report import load_and_evaluate
+    from pipeline.evaluation.render import load_and_evaluate
 
     report = load_and_evaluate(gold, out / "codings.jsonl", raw, book, warn=lambda _: None)
     quotes, tools = report["quotes"], report["tools"]

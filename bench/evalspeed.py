@@ -71,9 +71,9 @@ def bootstrap_seconds(coded_dir: Path, pred: Path, texts: Path, runs: int = 3) -
     """Median seconds of the bootstrap alone, in process: per-ad counts and 1000 resamples."""
     from pipeline.codebook import load_codebook
     from pipeline.codings import load_codings
-    from pipeline.evaluate import match_all, pair_codings
-    from pipeline.report import load_ad_texts
-    from pipeline.uncertainty import ad_counts, intervals
+    from pipeline.evaluation.render import load_ad_texts
+    from pipeline.evaluation.scores import match_all, pair_codings
+    from pipeline.evaluation.uncertainty import ad_counts, intervals
 
     book = load_codebook(None)
     pairing = pair_codings(load_codings(coded_dir, book), load_codings(pred, book))

@@ -160,8 +160,8 @@ def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
     from bench import embedded
     from pipeline.ads import read_ads
     from pipeline.codebook import load_codebook
-    from pipeline.embedded import gguf_path
     from pipeline.errors import InputError
+    from pipeline.llm.embedded import gguf_path
 
     raw, gold = data / "dev" / "raw", data / "dev" / "gold"
     if not (raw.is_dir() and gold.is_dir()):
@@ -188,7 +188,7 @@ def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
 def _cost(results: dict) -> None:
     """Cost needs the token counts and the embedded run's completion tokens per ad."""
     from bench.cost import cost_per_1000
-    from pipeline.cost import load_prices
+    from pipeline.coding.cost import load_prices
 
     completion = (results.get("embedded") or {}).get("completion_tokens_per_ad")
     if results.get("tokens") and completion:

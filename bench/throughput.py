@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 
 from pipeline.ads import Ad
-from pipeline.backend import BACKEND_DEFAULTS, Backend
-from pipeline.code_ad import RunOptions, code_one
 from pipeline.codebook import Codebook
-from pipeline.llm import LLM, DiskCache
-from pipeline.run import Run
+from pipeline.coding.one_ad import RunOptions, code_one
+from pipeline.coding.run import Run
+from pipeline.llm.backend import BACKEND_DEFAULTS, Backend
+from pipeline.llm.client import LLM, DiskCache
 
 ROOT = Path(__file__).resolve().parent.parent
 

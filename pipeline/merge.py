@@ -19,7 +19,7 @@ from pipeline.codebook import Codebook
 from pipeline.codings import coding_set_name, load_codings
 from pipeline.consensus import consensus
 from pipeline.errors import InputError
-from pipeline.goldmd import render
+from pipeline.goldmd.render import render
 from pipeline.grounding import ground
 from pipeline.record import Coding, consensus_notes, extra_of
 from pipeline.store import atomic_write_text, write_records

@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import openai
 from openai.types.chat import ChatCompletion
 
-from pipeline.backend import Backend
+from pipeline.llm.backend import Backend
 from tests.servers.simserver import completion, faulty_answer
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from pipeline.ads import Ad, read_ads
 from pipeline.codebook import Codebook
 from pipeline.codings import load_codings
-from pipeline.qdpx import CodingSet, build_project, write_qdpx
-from pipeline.qdpx_import import import_codings
-from pipeline.qdpx_read import read_qdpx
+from pipeline.qdpx.export import CodingSet, build_project, write_qdpx
+from pipeline.qdpx.importer import import_codings
+from pipeline.qdpx.read import read_qdpx
 from pipeline.record import Coding
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.accept import quote_lines
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd import GOLD_KIND, parse, read_coding_file, render
+from pipeline.goldmd.render import GOLD_KIND, parse, read_coding_file, render
 from pipeline.record import Quote
+from pipeline.review.accept import quote_lines
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()

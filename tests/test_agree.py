@@ -11,10 +11,10 @@ import pytest
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
-from pipeline.agree import agree, fleiss_kappa, nominal_alpha
 from pipeline.codebook import load_codebook
-from pipeline.evaluate import evaluate
-from pipeline.goldmd import read_coding_file
+from pipeline.evaluation.reliability import agree, fleiss_kappa, nominal_alpha
+from pipeline.evaluation.scores import evaluate
+from pipeline.goldmd.render import read_coding_file
 from pipeline.record import Coding, Quote
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def coders() -> list[tuple[str, list[Coding]]]:
 
 
 def reliability_data(sets, ads: list[str], categories: list[str]) -> np.ndarray:
-    """coders x (ad, category) units, written out independently of pipeline.agree."""
+    """coders x (ad, category) units, written out independently of autocode's reliability module."""
     rows = []
     for _, codings in sets:
         by_id = {c.ad_id: c for c in codings}

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline import batch as batch_mod
 from pipeline.ads import read_ads
-from pipeline.backend import OPENAI_URL, Backend
+from pipeline.batch import requests as batch_mod
 from pipeline.cli import main
-from pipeline.code_ad import RunOptions, prepare
 from pipeline.codebook import load_codebook
-from pipeline.llm import LLM
+from pipeline.coding.one_ad import RunOptions, prepare
+from pipeline.llm.backend import OPENAI_URL, Backend
+from pipeline.llm.client import LLM
 from tests.servers.batchserver import BatchServer
 from tests.servers.simserver import SimServer, completion, faulty_answer
 
@@ -669,7 +669,7 @@ def test_api_errors_are_clear_and_keyless(api):
 
 def test_submit_refuses_a_file_over_the_request_limit(api, monkeypatch):
     server, env, requests = api
-    monkeypatch.setattr("pipeline.batch_api.MAX_REQUESTS", 4)
+    monkeypatch.setattr("pipeline.batch.api.MAX_REQUESTS", 4)
     result = cli(["batch", "submit", requests], env, code=2)
     assert "over the Batch API's 4 per file" in result.stderr and not server.files
 

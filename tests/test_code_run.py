@@ -9,11 +9,11 @@ import pytest
 from fakes import ScriptedCreate, backend, status_error, timeout_error
 
 from pipeline.ads import Ad, read_ads
-from pipeline.code_ad import RunOptions, code_one, prepare
-from pipeline.goldmd import parse
-from pipeline.llm import LLM, DiskCache
-from pipeline.llm_faults import FatalLLMError
-from pipeline.run import Run
+from pipeline.coding.one_ad import RunOptions, code_one, prepare
+from pipeline.coding.run import Run
+from pipeline.goldmd.render import parse
+from pipeline.llm.client import LLM, DiskCache
+from pipeline.llm.faults import FatalLLMError
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_ADS = read_ads([REPO / "raw"]).ads

@@ -333,7 +333,7 @@ def test_cli_bad_codebook_in_a_real_process(bad_codebook, some_gold):
 
 
 def test_coders_conventions_reach_the_prompt(codebook, later_codebook):
-    from pipeline.prompt import system_prompt
+    from pipeline.coding.request import system_prompt
 
     noted = [c for c in codebook.categories.values() if c.coder_notes]
     assert codebook.quote_style and noted

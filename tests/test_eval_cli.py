@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd import read_coding_file, render
+from pipeline.goldmd.render import read_coding_file, render
 from pipeline.record import Coding
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
 from pipeline.codebook import load_codebook
-from pipeline.evaluate import (
+from pipeline.evaluation.scores import (
     cohen_kappa,
     evaluate,
     gate_failures,
@@ -19,7 +19,7 @@ from pipeline.evaluate import (
     pair_codings,
     prf,
 )
-from pipeline.goldmd import read_coding_file
+from pipeline.goldmd.render import read_coding_file
 from pipeline.matching import assign_pairs, match_ad
 from pipeline.record import Coding, Quote, Tool
 

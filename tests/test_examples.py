@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from pipeline.ads import Ad, read_ads
 from pipeline.cli import main
-from pipeline.examples import NEAR_COPY, ExamplePool
-from pipeline.goldmd import read_coding_file
+from pipeline.coding.examples import NEAR_COPY, ExamplePool
+from pipeline.goldmd.render import read_coding_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,9 +101,9 @@ def test_first_keeps_pool_order_and_max_chars_caps_the_total(shared_jobads, code
 def test_the_examples_shown_are_recorded_in_the_provenance(codebook, tmp_path):
     from fakes import ScriptedCreate, backend
 
-    from pipeline.code_ad import RunOptions, code_one
-    from pipeline.inputs import load_examples
-    from pipeline.llm import LLM
+    from pipeline.coding.inputs import load_examples
+    from pipeline.coding.one_ad import RunOptions, code_one
+    from pipeline.llm.client import LLM
 
     pairs = load_examples(REPO / "gold", REPO / "raw", codebook)
     pool = ExamplePool(pairs, n=2, by="similar")
@@ -124,7 +124,7 @@ def test_the_examples_shown_are_recorded_in_the_provenance(codebook, tmp_path):
     ids=["quarter-cached", "nothing-shared", "unknown-share"],
 )
 def test_cost_with_the_system_prompt_cached(share, expected):
-    from pipeline.cost import cached_prompt_cost, estimate_cost
+    from pipeline.coding.cost import cached_prompt_cost, estimate_cost
 
     prices = {"models": {"m": {"input": 1.0, "cached_input": 0.5, "output": 0.5}}}
     stats = {"prompt_tokens": 1_000_000, "completion_tokens": 1_000_000}

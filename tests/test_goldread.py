@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.errors import InputError
-from pipeline.evaluate import evaluate
-from pipeline.goldmd import parse, read_coding_file, render
+from pipeline.evaluation.scores import evaluate
+from pipeline.goldmd.render import parse, read_coding_file, render
 from pipeline.record import Coding, Quote, Remark, Tool, one_line
 
 REPO = Path(__file__).resolve().parents[1]

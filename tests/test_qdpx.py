@@ -21,12 +21,12 @@ from qdpx_cases import (
     round_trip,
 )
 
-from pipeline.evaluate import evaluate
+from pipeline.evaluation.scores import evaluate
 from pipeline.grounding import ground
-from pipeline.qdpx import CodingSet, build_project, model_of, qdpx_bytes
-from pipeline.qdpx_import import import_codings
-from pipeline.qdpx_read import read_qdpx
-from pipeline.qdpx_source import tool_span
+from pipeline.qdpx.export import CodingSet, build_project, model_of, qdpx_bytes
+from pipeline.qdpx.importer import import_codings
+from pipeline.qdpx.read import read_qdpx
+from pipeline.qdpx.source import tool_span
 from tests.servers.simserver import SimServer
 
 CASES = ["project-gold", "dev-gold", "draft-run", "dutch"]

@@ -16,10 +16,10 @@ from qdpx_cases import REPO, SCHEMA, case_from, defined_figures, dutch_case, exp
 
 from pipeline.codings import load_markdown_dir
 from pipeline.errors import InputError
-from pipeline.qdpx import CodingSet
-from pipeline.qdpx_format import guid
-from pipeline.qdpx_import import import_codings
-from pipeline.qdpx_read import read_qdpx
+from pipeline.qdpx.export import CodingSet
+from pipeline.qdpx.format import guid
+from pipeline.qdpx.importer import import_codings
+from pipeline.qdpx.read import read_qdpx
 from pipeline.record import Coding, Quote, Tool
 
 NS = "{urn:QDA-XML:project:1.0}"

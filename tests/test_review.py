@@ -14,18 +14,18 @@ from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd import read_coding_file, render, render_review_notes
+from pipeline.goldmd.render import read_coding_file, render, render_review_notes
 from pipeline.grounding import ground
 from pipeline.matching import match_ad
 from pipeline.record import Coding, Quote, Tool
-from pipeline.review import build_site, load_review
-from pipeline.review_index import page_names
-from pipeline.review_pages import (
+from pipeline.review.index import page_names
+from pipeline.review.pages import (
     category_colours,
     quote_items,
     segment_views,
     segments,
 )
+from pipeline.review.site import build_site, load_review
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.consensus import consensus
-from pipeline.goldmd import read_coding_file, render
+from pipeline.goldmd.render import read_coding_file, render
 from pipeline.grounding import ground
 from pipeline.record import Coding, extra_of
-from pipeline.review_pages import shade
+from pipeline.review.pages import shade
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()

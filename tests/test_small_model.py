@@ -13,12 +13,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-from pipeline.answer_bound import longest
 from pipeline.codebook import load_codebook
+from pipeline.coding.request import REASONING_CHARS, TOOL_NAME_CHARS, ad_passages, response_model
 from pipeline.grounding import locate
-from pipeline.llamacpp import escape_control_characters, json_object_schema
-from pipeline.llm import LLM
-from pipeline.prompt import REASONING_CHARS, TOOL_NAME_CHARS, ad_passages, response_model
+from pipeline.llm.answer_bound import longest
+from pipeline.llm.client import LLM
+from pipeline.llm.llamacpp import escape_control_characters, json_object_schema
 
 BOOK = load_codebook()
 AWKWARD = ['"', "\\", "\t", "\x0b", "\x01", "\x1f", "é", "“", "’", "😀", "\u2028", "{", "}", "\xa0"]

@@ -11,10 +11,10 @@ import pytest
 from scipy.stats import binomtest
 from stats_corpus import corpus
 
-from pipeline.evaluate import evaluate
+from pipeline.evaluation.render import write_json
+from pipeline.evaluation.scores import evaluate
 from pipeline.record import Coding, Quote
-from pipeline.report import write_json
-from pipeline.stats import (
+from pipeline.stats.estimators import (
     Validation,
     cooccurrence,
     corrected_interval,
@@ -25,8 +25,8 @@ from pipeline.stats import (
     rogan_gladen,
     wilson,
 )
-from pipeline.stats_input import CodingSource, StatsInput, read_validation
-from pipeline.stats_report import build_report
+from pipeline.stats.inputs import CodingSource, StatsInput, read_validation
+from pipeline.stats.report import build_report
 
 # ------------------------------------------------------------------ Wilson
 

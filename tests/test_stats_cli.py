@@ -13,9 +13,9 @@ from click.testing import CliRunner
 from stats_corpus import corpus
 
 from pipeline.cli import main
-from pipeline.evaluate import evaluate
+from pipeline.evaluation.render import write_json
+from pipeline.evaluation.scores import evaluate
 from pipeline.record import Coding, Quote, Tool
-from pipeline.report import write_json
 
 REPO = Path(__file__).resolve().parents[1]
 LATER = REPO / "tests" / "fixtures" / "codebook_later.yaml"

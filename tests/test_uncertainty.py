@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from pipeline.codebook import load_codebook
-from pipeline.evaluate import evaluate, match_all, pair_codings
-from pipeline.record import Coding, Quote, Tool
-from pipeline.uncertainty import (
+from pipeline.evaluation.scores import evaluate, match_all, pair_codings
+from pipeline.evaluation.uncertainty import (
     FIGURES,
     ad_counts,
     evaluate_with_intervals,
@@ -20,6 +19,7 @@ from pipeline.uncertainty import (
     precision_by_support,
     resample_weights,
 )
+from pipeline.record import Coding, Quote, Tool
 
 BOOK = load_codebook()
 QUOTE_CATS = BOOK.ids_of_kind("quotes")

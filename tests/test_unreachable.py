@@ -12,9 +12,9 @@ import pytest
 from autocode_run import API_KEY, TRACEBACK, ad_text, run_code
 from fakes import ScriptedCreate, backend
 
-from pipeline.connection import DROPPED, REFUSED, UNRESOLVED, connection_fault
-from pipeline.llm import LLM
-from pipeline.llm_faults import FatalLLMError, LLMFailure
+from pipeline.llm.client import LLM
+from pipeline.llm.connection import DROPPED, REFUSED, UNRESOLVED, connection_fault
+from pipeline.llm.faults import FatalLLMError, LLMFailure
 from tests.servers.simserver import SimServer
 
 N_ADS = 4
@@ -136,6 +136,6 @@ def test_refused_after_the_server_answered_is_retried_then_fails_the_ad():
 
 def _model():
     from pipeline.codebook import load_codebook
-    from pipeline.prompt import response_model
+    from pipeline.coding.request import response_model
 
     return response_model(load_codebook())

@@ -23,21 +23,17 @@ from pathlib import Path
 import pytest
 
 from pipeline.codebook import load_codebook
-from pipeline.prompt import system_prompt
+from pipeline.coding.request import system_prompt
 
 REPO = Path(__file__).resolve().parents[1]
-NOT_COPIED = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "build",
-    "*.egg-info",
-    "__pycache__",
-    "drafts",
-    "review",
-    ".autocode-cache",
-    ".*_cache",
-    "bench",
-)
+EVERYWHERE = shutil.ignore_patterns("__pycache__", "*.egg-info", ".*_cache")
+# Outputs and tools at the repository root only: pipeline/review is a package, not output.
+AT_ROOT = {".venv", ".git", "build", "drafts", "review", ".autocode-cache", "bench"}
+
+
+def not_copied(folder: str, names: list[str]) -> set[str]:
+    ignored = set(EVERYWHERE(folder, names))
+    return ignored | (AT_ROOT & set(names) if Path(folder) == REPO else set())
 
 
 def _run(argv: list, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -52,7 +48,7 @@ def _run(argv: list, cwd: Path, env: dict | None = None) -> subprocess.Completed
 def wheel(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("build")
     source = work / "autocode"
-    shutil.copytree(REPO, source, symlinks=True, ignore=NOT_COPIED)
+    shutil.copytree(REPO, source, symlinks=True, ignore=not_copied)
     _run(
         [
             sys.executable,
@@ -124,9 +120,9 @@ def test_the_wheel_holds_the_codebook_prompts_and_templates(wheel):
         "pipeline/prices.yaml",
         "pipeline/prompts/system.j2",
         "pipeline/prompts/ad.j2",
-        "pipeline/review_templates/review.css",
+        "pipeline/review/templates/review.css",
         "pipeline/cli/__init__.py",
-        "pipeline/stats_templates/stats.css",
+        "pipeline/stats/templates/stats.css",
     }
     assert expected <= names
     shipped = zipfile.ZipFile(wheel).read("pipeline/codebook.yaml")

@@ -46,8 +46,8 @@ def command(
     Example:
       autocode accept drafts/769_klm.md --gold gold/ --ads raw/
     """
-    from pipeline.accept import check_drafts, write_gold
     from pipeline.codebook import load_codebook
+    from pipeline.review.accept import check_drafts, write_gold
 
     book = load_codebook(codebook_path)
     results = check_drafts(list(drafts), book, ads, table_fields(id_field, text_fields))

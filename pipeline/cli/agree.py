@@ -50,11 +50,11 @@ def command(
     """
     from rich.console import Console
 
-    from pipeline.agree import agree, agree_sections
     from pipeline.codebook import load_codebook
-    from pipeline.inputs import read_ad_texts
+    from pipeline.coding.inputs import read_ad_texts
+    from pipeline.evaluation.reliability import agree, agree_sections
+    from pipeline.evaluation.render import markdown_tables, print_tables, write_json
     from pipeline.merge import load_sets
-    from pipeline.report import markdown_tables, print_tables, write_json
     from pipeline.store import atomic_write_text
 
     if len(codings) < 2:

@@ -1,7 +1,7 @@
 """`autocode batch …`: the OpenAI Batch API path. Each subcommand's docstring is its --help.
 
-The work is in pipeline.batch (request files, results, the ingest coder) and
-pipeline.batch_api (submit, status, fetch); this module reads options and shows results.
+The work is in pipeline.batch.requests (request files, results, the ingest coder) and
+pipeline.batch.api (submit, status, fetch); this module reads options and shows results.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def offline_setup(
     **read,
 ):
     """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
-    from pipeline.backend import BACKEND_DEFAULTS, batch_backend
-    from pipeline.batch import offline_llm
+    from pipeline.batch.requests import offline_llm
+    from pipeline.llm.backend import BACKEND_DEFAULTS, batch_backend
 
     sampled = sampling(temperature, samples, min_support)
     inputs = read_run_inputs(ads, **read)
@@ -111,8 +111,8 @@ def prepare_cmd(ads, out, coded, limit, **common) -> None:
       autocode batch prepare ads.jsonl --out requests.jsonl --model gpt-4o-mini
       autocode batch prepare raw/ --out requests.jsonl --coded drafts/ --examples 2
     """
-    from pipeline.batch import request_line, write_request_files
-    from pipeline.run import Run
+    from pipeline.batch.requests import request_line, write_request_files
+    from pipeline.coding.run import Run
 
     inputs, options, llm = offline_setup(ads, coded or Path(out).parent, limit=limit, **common)
     todo = inputs.batch.ads
@@ -145,7 +145,7 @@ def submit_cmd(requests: tuple[Path, ...]) -> None:
       autocode batch submit requests.jsonl
       autocode batch submit requests-001.jsonl requests-002.jsonl
     """
-    from pipeline.batch_api import submit
+    from pipeline.batch.api import submit
 
     for path, count, batch in submit(list(requests)):
         click.echo(batch.id)
@@ -167,7 +167,7 @@ def status_cmd(batch_id: str) -> None:
     Example:
       autocode batch status batch_abc123
     """
-    from pipeline.batch_api import BatchAPIError, status
+    from pipeline.batch.api import BatchAPIError, status
 
     try:
         lines = status(batch_id)
@@ -198,7 +198,7 @@ def fetch_cmd(batch_id: str, out: Path) -> None:
     Example:
       autocode batch fetch batch_abc123 --out results.jsonl
     """
-    from pipeline.batch_api import fetch
+    from pipeline.batch.api import fetch
 
     for message in fetch(batch_id, out):
         click.echo(f"autocode: {message}", err=True)
@@ -272,9 +272,9 @@ def ingest_cmd(
       autocode batch ingest results.jsonl --ads raw/ --out drafts/
       autocode batch ingest results-*.jsonl --ads ads.jsonl --out coded/ --reask
     """
-    from pipeline.backend import BACKEND_DEFAULTS
-    from pipeline.batch import BatchCoder, BatchRun, check_requests, online_llm
+    from pipeline.batch.requests import BatchCoder, BatchRun, check_requests, online_llm
     from pipeline.cli.code import execute
+    from pipeline.llm.backend import BACKEND_DEFAULTS
 
     inputs, options, llm = offline_setup(ads, out, refresh=refresh, prices=prices, **common)
     found = read_batch_results(list(results), {ad.id for ad in inputs.batch.ads})
@@ -300,7 +300,7 @@ def ingest_cmd(
 
 def read_batch_results(paths: list[Path], ad_ids: set[str]) -> dict:
     """The batch's results by ad id; unreadable lines and unknown ads are warnings."""
-    from pipeline.batch import read_results
+    from pipeline.batch.requests import read_results
 
     found, problems = read_results(paths)
     for problem in problems:

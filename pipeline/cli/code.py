@@ -50,7 +50,7 @@ def env_seconds(name: str, default: float) -> float:
 def read_run_inputs(ads, codebook_path, id_field, text_fields, max_ad_chars, **examples):
     """The inputs of `code` and `batch`, with every problem shown as a warning; `examples`
     are the --examples… options."""
-    from pipeline.inputs import read_inputs
+    from pipeline.coding.inputs import read_inputs
 
     return read_inputs(
         list(ads),
@@ -95,8 +95,8 @@ def command(
       OPENAI_API_KEY=... autocode code ads.jsonl --model gpt-4o-mini --concurrency 16
       autocode code raw/ --samples 3          # three samples per ad, and their consensus
     """
-    from pipeline.run import Run
-    from pipeline.sampling import coder_for
+    from pipeline.coding.run import Run
+    from pipeline.coding.sampling import coder_for
 
     temperature = sampling(temperature, samples, min_support)["temperature"]
     given = {k: options.pop(k) for k in ("concurrency", "timeout", "max_retries", "max_tokens")}
@@ -125,8 +125,8 @@ def command(
 
 def run_options_of(inputs, out, prices, **given):
     """The options of a run over `inputs`, shared by `code` and `batch prepare/ingest`."""
-    from pipeline.code_ad import RunOptions
-    from pipeline.cost import load_prices
+    from pipeline.coding.cost import load_prices
+    from pipeline.coding.one_ad import RunOptions
 
     return RunOptions(
         out,
@@ -140,9 +140,9 @@ def run_options_of(inputs, out, prices, **given):
 def online_llm(model, mode, temperature, refresh, cache_dir, given: dict):
     """The LLM of the chosen backend, and the concurrency; settings not given are the
     backend's defaults."""
-    from pipeline.backend import BACKEND_DEFAULTS, choose_backend
-    from pipeline.embedded import embedded_backend
-    from pipeline.llm import LLM, DiskCache
+    from pipeline.llm.backend import BACKEND_DEFAULTS, choose_backend
+    from pipeline.llm.client import LLM, DiskCache
+    from pipeline.llm.embedded import embedded_backend
 
     backend = choose_backend(model, mode) or embedded_backend()
     settings = {k: BACKEND_DEFAULTS[backend.kind][k] if v is None else v for k, v in given.items()}
@@ -164,9 +164,9 @@ def execute(run, title: str) -> int:
     import contextlib
     import time
 
-    from pipeline.embedded import NOTICE, embedded_server
-    from pipeline.llm_faults import FatalLLMError
-    from pipeline.progress import run_progress, stderr, summary_table
+    from pipeline.coding.progress import run_progress, stderr, summary_table
+    from pipeline.llm.embedded import NOTICE, embedded_server
+    from pipeline.llm.faults import FatalLLMError
 
     backend = run.llm.backend
     start = time.monotonic()

@@ -67,8 +67,13 @@ def command(
     from rich.console import Console
 
     from pipeline.codebook import load_codebook
-    from pipeline.evaluate import gate_failures
-    from pipeline.report import load_and_evaluate, markdown_report, print_report, write_json
+    from pipeline.evaluation.render import (
+        load_and_evaluate,
+        markdown_report,
+        print_report,
+        write_json,
+    )
+    from pipeline.evaluation.scores import gate_failures
     from pipeline.store import atomic_write_text
 
     book = load_codebook(codebook_path)

@@ -73,7 +73,7 @@ def command(
 
     from pipeline.ads import read_ads
     from pipeline.codebook import load_codebook
-    from pipeline.qdpx import build_project, load_coding_sets, write_qdpx
+    from pipeline.qdpx.export import build_project, load_coding_sets, write_qdpx
 
     named = [_coder_pair(value) for value in coders]
     if not codings and not named:

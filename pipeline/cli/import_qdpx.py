@@ -60,8 +60,8 @@ def command(
       autocode eval --gold gold/ --pred drafts/ --ads raw/
     """
     from pipeline.codebook import load_codebook
-    from pipeline.qdpx_import import import_codings, write_gold_files
-    from pipeline.qdpx_read import read_qdpx
+    from pipeline.qdpx.importer import import_codings, write_gold_files
+    from pipeline.qdpx.read import read_qdpx
 
     book = load_codebook(codebook_path)
     imported = import_codings(read_qdpx(qdpx_path), book, list(coders), offsets, skip_unknown)

@@ -58,7 +58,7 @@ def command(
       autocode merge coder-a/ coder-b/ drafts/codings.jsonl --out merged/ --min-support 2
     """
     from pipeline.codebook import load_codebook
-    from pipeline.inputs import read_ad_texts
+    from pipeline.coding.inputs import read_ad_texts
     from pipeline.merge import load_sets, manifest, merge_sets, write_merge
 
     if len(codings) < 2:

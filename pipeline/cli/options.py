@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.backend import MODES
+from pipeline.llm.backend import MODES
 
 PathArg = click.Path(exists=True, path_type=Path)
 Folder = click.Path(file_okay=False, path_type=Path)
@@ -194,7 +194,7 @@ def say(message: str, style: str | None = None) -> None:
     """One message on stderr, unwrapped, never read as rich markup."""
     from rich.markup import escape
 
-    from pipeline.progress import stderr
+    from pipeline.coding.progress import stderr
 
     label = f"[{style}]autocode:[/{style}]" if style else "autocode:"
     stderr.print(f"{label} {escape(message)}", highlight=False, soft_wrap=True)

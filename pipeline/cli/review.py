@@ -71,7 +71,7 @@ def command(
       xdg-open review/index.html
     """
     from pipeline.codebook import load_codebook
-    from pipeline.review import build_site, load_review, write_site
+    from pipeline.review.site import build_site, load_review, write_site
 
     book = load_codebook(codebook_path)
     inp = load_review(out, ads, gold, book, table_fields(id_field, text_fields))

@@ -70,9 +70,9 @@ def command(
           --validated eval.json --out stats/
     """
     from pipeline.codebook import DEFAULT_CODEBOOK, load_codebook
-    from pipeline.stats_input import load_stats_input
-    from pipeline.stats_output import write_outputs
-    from pipeline.stats_report import build_report
+    from pipeline.stats.inputs import load_stats_input
+    from pipeline.stats.output import write_outputs
+    from pipeline.stats.report import build_report
 
     book = load_codebook(codebook_path)
     inp = load_stats_input(

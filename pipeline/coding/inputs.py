@@ -1,0 +1,75 @@
+"""What a coding run reads before any LLM call: the codebook, the ads and the few-shot
+examples. `autocode code` and `autocode batch` read them here, so both refuse the same bad
+input before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.ads import AdBatch, TableFields, read_ads
+from pipeline.codebook import Codebook, load_codebook
+from pipeline.coding.examples import ExamplePool, Ranking
+from pipeline.errors import InputError
+from pipeline.goldmd.render import read_coding_file
+
+
+@dataclass
+class Inputs:
+    book: Codebook
+    batch: AdBatch  # the ads, and the problems worth a warning (batch.problems)
+    examples: ExamplePool  # gold codings to choose few-shot examples from, per ad
+    max_ad_chars: int  # longer ads are cut for the prompt
+
+
+def load_examples(gold_dir: Path, ads_dir: Path, codebook: Codebook) -> list:
+    """The (Ad, Coding) pairs of gold codings that have a profile and an ad text."""
+    pairs = []
+    for path in sorted(Path(gold_dir).glob("*.md")):
+        # shown to the model as it is: a line it could not place stops the run here
+        coding = read_coding_file(path, codebook, strict=True)
+        ad_file = Path(ads_dir) / f"{path.stem}.txt"
+        if coding.profile and ad_file.exists():
+            pairs.append((read_ads([ad_file]).ads[0], coding))
+    return pairs
+
+
+def read_inputs(
+    ads: list[Path],
+    codebook_path: Path | None,
+    fields: TableFields,
+    max_ad_chars: int,
+    say: Callable[[str], None],
+    n_examples: int = 0,
+    examples_gold: Path = Path("gold"),
+    examples_ads: Path = Path("raw"),
+    examples_by: Ranking = "similar",
+    examples_max_chars: int | None = None,
+) -> Inputs:
+    """Codebook, ads and examples; each problem with the ads is told to `say` (an ad past
+    `max_ad_chars` is one), and a batch without any readable ad is refused."""
+    book = load_codebook(codebook_path)
+    batch = read_ads(list(ads), fields)
+    batch.problems += [
+        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
+        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
+        for ad in batch.ads
+        if len(ad.text) > max_ad_chars
+    ]
+    for problem in batch.problems:
+        say(problem)
+    if not batch.ads:
+        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
+    pairs = load_examples(examples_gold, examples_ads, book) if n_examples else []
+    pool = ExamplePool(pairs, n_examples, examples_by, examples_max_chars)
+    return Inputs(book, batch, pool, max_ad_chars)
+
+
+def read_ad_texts(path: Path, fields: TableFields, say: Callable[[str], None]) -> dict[str, str]:
+    """Ad id -> text of the ads at `path` (folder, .jsonl or .csv); problems told to `say`."""
+    batch = read_ads([path], fields)
+    for problem in batch.problems:
+        say(problem)
+    return {ad.id: ad.text for ad in batch.ads}

@@ -1,0 +1,1 @@
+"""Gold and draft Markdown: rendering a coding (`render`) and reading one back (`parse`)."""

@@ -1,0 +1,124 @@
+"""The gold Markdown format: render a coding to it and parse it back, driven by the codebook.
+
+The layout is the one of the hand-made KLM coding (gold/769_klm.md); rendering a parsed
+KLM file reproduces it byte for byte. Reading, with the variations of hand-written files,
+is in `pipeline.goldmd.parse`; `parse` and `read_coding_file` are re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pipeline.codebook import Codebook
+from pipeline.goldmd.parse import parse, read_coding_file
+from pipeline.record import Coding, Quote, Tool, extra_of
+
+__all__ = ["parse", "read_coding_file", "render", "render_review_notes"]
+
+GOLD_KIND = "Manual Coding Analysis"
+DRAFT_KIND = "Draft Coding Analysis"
+
+
+def ad_number(ad_id: str) -> str:
+    match = re.match(r"\d+", ad_id)
+    return match.group(0) if match else ad_id
+
+
+# ---------------------------------------------------------------------------- render
+
+
+def _intro(coding: Coding, draft_model: str | None) -> str:
+    who = (
+        f"a draft coding by autocode (model `{draft_model}`)"
+        if draft_model
+        else "the manual coding"
+    )
+    if coding.title:
+        at = f" at {coding.organisation}" if coding.organisation else ""
+        return f'This document contains {who} for the "{coding.title}" position{at}.'
+    return f"This document contains {who} for job ad {coding.ad_id}."
+
+
+def _suffix(note: str | None) -> str:
+    return f" ({note})" if note else ""
+
+
+def _support(entry: Quote | Tool, n_codings: int | None) -> str:
+    """` (support k/n)` for an entry of a consensus found in fewer than all its codings."""
+    support = extra_of(entry, "support")
+    if not n_codings or support is None or support == n_codings:
+        return ""
+    return f" (support {support}/{n_codings})"
+
+
+def _category_block(coding: Coding, cat_id: str, name: str) -> list[str]:
+    n = extra_of(coding, "n_codings")
+    entries = [
+        f'  - "{q.text}"{_suffix(q.note)}{_support(q, n)}'
+        for q in coding.quotes
+        if q.category == cat_id
+    ]
+    entries += [
+        f"  - `{t.name}`{_suffix(t.note)}{_support(t, n)}"
+        for t in coding.tools
+        if t.category == cat_id
+    ]
+    remarks = [r for r in coding.remarks if r.category == cat_id]
+    if not entries and not remarks:
+        return []
+    on_label = " ".join(r.text for r in remarks if not r.bullet)
+    lines = [f"- **{cat_id}. {name}:**" + (f" {on_label}" if on_label else "")]
+    bullets = [r for r in remarks if r.bullet]
+    for i in range(len(entries) + 1):
+        # a remark bullet goes back where it was: after as many entries as preceded it
+        lines += [f"  - {r.text}" for r in bullets if min(r.after, len(entries)) == i]
+        lines += entries[i : i + 1]
+    return lines
+
+
+def render(
+    coding: Coding,
+    codebook: Codebook,
+    draft_model: str | None = None,
+    review_notes: list[str] | None = None,
+) -> str:
+    """The coding as gold Markdown; with `draft_model`, titled as a draft from that model."""
+    kind = f"{DRAFT_KIND} by {draft_model}" if draft_model else GOLD_KIND
+    org = f" ({coding.organisation})" if coding.organisation else ""
+    lines = [
+        f"# {kind}: Job Ad #{ad_number(coding.ad_id)}{org}",
+        "",
+        _intro(coding, draft_model),
+        "",
+    ]
+    n_codings = extra_of(coding, "n_codings")
+    if n_codings and n_codings > 1:  # one coding: nothing to mark
+        lines += [
+            f"Consensus of {n_codings} codings: an entry in fewer than {n_codings} of "
+            f'them ends with "(support k/{n_codings})".',
+            "",
+        ]
+    if coding.profile:
+        lines.append(f"- **Assigned Profile:** `{coding.profile}`")
+    if coding.reasoning:
+        lines.append(f"- **Reasoning:** {coding.reasoning}")
+    if coding.profile or coding.reasoning:
+        lines.append("")
+    for part in codebook.parts:
+        lines += ["---", "", f"## {part.heading}", ""]
+        sections: list[tuple[str | None, list]] = [(g.title, g.categories) for g in part.groups]
+        sections += [(None, part.categories)] if part.categories else []
+        for title, categories in sections:
+            block = [ln for c in categories for ln in _category_block(coding, c.id, c.name)]
+            if block:
+                lines += ([f"### {title}", ""] if title else []) + block + [""]
+    text = "\n".join(lines)
+    if review_notes:
+        text += "\n" + render_review_notes(review_notes)
+    return text
+
+
+def render_review_notes(notes: list[str]) -> str:
+    """A block the parser skips, so a corrected draft can become gold unchanged."""
+    body = "\n".join(f"- {n}".replace("-->", "-- >") for n in notes)
+    return f"<!-- autocode review notes (skipped when parsed)\n{body}\n-->\n"

@@ -1,0 +1,1 @@
+"""Corpus statistics (`autocode stats`): inputs, estimators, tables, charts and outputs."""
