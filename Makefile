@@ -15,7 +15,7 @@ STATS ?= stats/
 BY ?=
 VALIDATED ?=
 
-.PHONY: install test lint autocode eval review stats bench clean
+.PHONY: install test lint docs autocode eval review stats bench clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check pipeline tests bench
 	$(BIN)/mypy pipeline
 	$(BIN)/pytest -q -p no:cacheprovider tests/test_architecture.py
+	$(BIN)/python -m pipeline.cli.reference --check docs/cli.md
+
+docs: $(STAMP)
+	$(BIN)/python -m pipeline.cli.reference docs/cli.md
 
 autocode: $(STAMP)
 	$(BIN)/autocode code $(ADS) --out $(OUT) $(if $(MODEL),--model $(MODEL))

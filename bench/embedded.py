@@ -163,7 +163,7 @@ def cache_off(ads: list[Ad], book: Codebook, off_ads: int, out: Path) -> dict:
 
 def scores(gold: Path, out: Path, raw: Path, book: Codebook) -> dict:
     """Headline agreement of the drafts with the dev gold (the eval command's numbers)."""
-    from pipeline.evaluation.render import load_and_evaluate
+    from pipeline.evaluation.evaluate import load_and_evaluate
 
     report = load_and_evaluate(gold, out / "codings.jsonl", raw, book, warn=lambda _: None)
     quotes, tools = report["quotes"], report["tools"]

@@ -71,7 +71,7 @@ def bootstrap_seconds(coded_dir: Path, pred: Path, texts: Path, runs: int = 3) -
     """Median seconds of the bootstrap alone, in process: per-ad counts and 1000 resamples."""
     from pipeline.codebook import load_codebook
     from pipeline.codings import load_codings
-    from pipeline.evaluation.render import load_ad_texts
+    from pipeline.evaluation.evaluate import load_ad_texts
     from pipeline.evaluation.scores import match_all, pair_codings
     from pipeline.evaluation.uncertainty import ad_counts, intervals
 

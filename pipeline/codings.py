@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 from pipeline.record import CodedAd, Coding
 from pipeline.store import read_records
 

@@ -13,7 +13,7 @@ from difflib import SequenceMatcher
 from functools import lru_cache
 
 from pipeline.grounding import fold, fold_quote, fold_text, locate
-from pipeline.record import Coding, Quote
+from pipeline.record import Coding, Quote, Tool
 
 MODES = ("strict", "partial")
 #: The mode the review page should use: it forgives a quote cut a little shorter or
@@ -139,3 +139,15 @@ def tool_key(name: str) -> str:
     folded = fold_text(bare)
     key = "".join(ch for ch in folded if ch.isalnum() or ch in "+#")
     return key or folded.strip()
+
+
+def coded_categories(coding: Coding) -> set[str]:
+    return {q.category for q in coding.quotes} | {t.category for t in coding.tools}
+
+
+def tool_pair(tool: Tool) -> tuple[str, str]:
+    return tool_key(tool.name), tool.category
+
+
+def tool_sets(coding: Coding) -> tuple[set[str], set[tuple[str, str]]]:
+    return {tool_key(t.name) for t in coding.tools}, {tool_pair(t) for t in coding.tools}

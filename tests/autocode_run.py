@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.codebook import load_codebook
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 
 # The API key every run is given: it must never come out again (see test_reliability).
 API_KEY = "sk-test-SECRET-4f9c2e7a1b6d8e0f3a5c7b9d"

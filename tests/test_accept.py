@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd.render import GOLD_KIND, parse, read_coding_file, render
+from pipeline.goldmd.parse import parse, read_coding_file
+from pipeline.goldmd.render import GOLD_KIND, render
 from pipeline.record import Quote
 from pipeline.review.accept import quote_lines
 

@@ -12,9 +12,10 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
 from pipeline.codebook import load_codebook
-from pipeline.evaluation.reliability import agree, fleiss_kappa, nominal_alpha
+from pipeline.evaluation.measures import fleiss_kappa, nominal_alpha
+from pipeline.evaluation.reliability import agree
 from pipeline.evaluation.scores import evaluate
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 from pipeline.record import Coding, Quote
 
 REPO = Path(__file__).resolve().parents[1]

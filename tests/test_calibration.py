@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 from test_evaluate import BOOK, load_dir, needs_dev, perturb
 
-from pipeline.evaluation.calibration import calibration_markdown
+from pipeline.evaluation.render import calibration_markdown
 from pipeline.evaluation.scores import evaluate
 from pipeline.record import Coding, Quote, Tool
 

@@ -11,7 +11,7 @@ from fakes import ScriptedCreate, backend, status_error, timeout_error
 from pipeline.ads import Ad, read_ads
 from pipeline.coding.one_ad import RunOptions, code_one, prepare
 from pipeline.coding.run import Run
-from pipeline.goldmd.render import parse
+from pipeline.goldmd.parse import parse
 from pipeline.llm.client import LLM, DiskCache
 from pipeline.llm.faults import FatalLLMError
 

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.consensus import consensus, strict_majority
-from pipeline.goldmd.render import parse, render
+from pipeline.goldmd.parse import parse
+from pipeline.goldmd.render import render
 from pipeline.record import Coding, Quote, Tool, consensus_notes, extra_of
 
 REPO = Path(__file__).resolve().parents[1]

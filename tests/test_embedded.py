@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.goldmd.render import parse
+from pipeline.goldmd.parse import parse
 from pipeline.record import Coding
 
 pytestmark = pytest.mark.embedded

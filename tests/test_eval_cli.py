@@ -10,7 +10,8 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd.render import read_coding_file, render
+from pipeline.goldmd.parse import read_coding_file
+from pipeline.goldmd.render import render
 from pipeline.record import Coding
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,15 +11,9 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
 from pipeline.codebook import load_codebook
-from pipeline.evaluation.scores import (
-    cohen_kappa,
-    evaluate,
-    gate_failures,
-    krippendorff_alpha,
-    pair_codings,
-    prf,
-)
-from pipeline.goldmd.render import read_coding_file
+from pipeline.evaluation.measures import cohen_kappa, krippendorff_alpha, prf
+from pipeline.evaluation.scores import evaluate, gate_failures, pair_codings
+from pipeline.goldmd.parse import read_coding_file
 from pipeline.matching import assign_pairs, match_ad
 from pipeline.record import Coding, Quote, Tool
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from pipeline.ads import Ad, read_ads
 from pipeline.cli import main
 from pipeline.coding.examples import NEAR_COPY, ExamplePool
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 
 REPO = Path(__file__).resolve().parents[1]
 

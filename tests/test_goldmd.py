@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from pipeline.cli import main
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import InputError
-from pipeline.goldmd.render import parse, read_coding_file, render, render_review_notes
+from pipeline.goldmd.parse import parse, read_coding_file
+from pipeline.goldmd.render import render, render_review_notes
 from pipeline.record import Coding, Quote, Tool, one_line
 
 REPO = Path(__file__).resolve().parents[1]

@@ -16,7 +16,8 @@ from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.errors import InputError
 from pipeline.evaluation.scores import evaluate
-from pipeline.goldmd.render import parse, read_coding_file, render
+from pipeline.goldmd.parse import parse, read_coding_file
+from pipeline.goldmd.render import render
 from pipeline.record import Coding, Quote, Remark, Tool, one_line
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import FUZZY_MIN_CHARS, FUZZY_THRESHOLD, fold, fold_quote, ground, locate
 from pipeline.record import Coding, Quote
 

@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.codings import load_codings
-from pipeline.goldmd.render import read_coding_file, render
+from pipeline.goldmd.parse import read_coding_file
+from pipeline.goldmd.render import render
 from pipeline.merge import distinct_names
 from pipeline.record import Coding, extra_of
 

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd.render import read_coding_file, render, render_review_notes
+from pipeline.goldmd.parse import read_coding_file
+from pipeline.goldmd.render import render, render_review_notes
 from pipeline.grounding import ground
 from pipeline.matching import match_ad
 from pipeline.record import Coding, Quote, Tool

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.consensus import consensus
-from pipeline.goldmd.render import read_coding_file, render
+from pipeline.goldmd.parse import read_coding_file
+from pipeline.goldmd.render import render
 from pipeline.grounding import ground
 from pipeline.record import Coding, extra_of
 from pipeline.review.pages import shade

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 from pipeline.record import extra_of
 from tests.servers.simserver import SimServer
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from pipeline.codebook import load_codebook
+from pipeline.evaluation.evaluate import evaluate_with_intervals
 from pipeline.evaluation.scores import evaluate, match_all, pair_codings
 from pipeline.evaluation.uncertainty import (
     FIGURES,
     ad_counts,
-    evaluate_with_intervals,
     figures,
     nominal_alpha_2x2,
     precision_by_support,

@@ -52,8 +52,8 @@ def command(
 
     from pipeline.codebook import load_codebook
     from pipeline.coding.inputs import read_ad_texts
-    from pipeline.evaluation.reliability import agree, agree_sections
-    from pipeline.evaluation.render import markdown_tables, print_tables, write_json
+    from pipeline.evaluation.reliability import agree
+    from pipeline.evaluation.render import agree_sections, markdown_tables, print_tables, write_json
     from pipeline.merge import load_sets
     from pipeline.store import atomic_write_text
 

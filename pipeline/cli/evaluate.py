@@ -67,12 +67,8 @@ def command(
     from rich.console import Console
 
     from pipeline.codebook import load_codebook
-    from pipeline.evaluation.render import (
-        load_and_evaluate,
-        markdown_report,
-        print_report,
-        write_json,
-    )
+    from pipeline.evaluation.evaluate import load_and_evaluate
+    from pipeline.evaluation.render import markdown_report, print_report, write_json
     from pipeline.evaluation.scores import gate_failures
     from pipeline.store import atomic_write_text
 

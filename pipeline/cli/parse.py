@@ -30,7 +30,7 @@ def command(files: tuple[Path, ...], ads: Path | None, codebook_path: Path | Non
     """
     from pipeline.codebook import load_codebook
     from pipeline.errors import InputError
-    from pipeline.goldmd.render import read_coding_file
+    from pipeline.goldmd.parse import read_coding_file
     from pipeline.grounding import ground
 
     book = load_codebook(codebook_path)

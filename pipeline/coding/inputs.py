@@ -13,7 +13,7 @@ from pipeline.ads import AdBatch, TableFields, read_ads
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.coding.examples import ExamplePool, Ranking
 from pipeline.errors import InputError
-from pipeline.goldmd.render import read_coding_file
+from pipeline.goldmd.parse import read_coding_file
 
 
 @dataclass

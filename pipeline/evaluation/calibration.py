@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from statistics import median
 
 from pipeline.codebook import Codebook
-from pipeline.evaluation.scores import prf
+from pipeline.evaluation.measures import prf
 from pipeline.matching import AdMatch, tool_key
 from pipeline.record import Coding
 
@@ -137,67 +137,3 @@ def calibration(
 
 
 # ---------------------------------------------------------------------- Markdown
-
-
-def _num(value) -> str:
-    return "–" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
-
-
-def _passages(texts: list[str]) -> str:
-    return "<br>".join(f"“{t}”".replace("|", "\\|") for t in texts) or "–"
-
-
-def calibration_markdown(cal: dict) -> list[str]:
-    """The section "Where the model and the coder part ways" of the Markdown report."""
-    lines = ["## Where the model and the coder part ways", ""]
-    for side, label, sign in (
-        ("over_coded", "coded more often", "+"),
-        ("under_coded", "coded less often", "-"),
-    ):
-        gaps = ", ".join(
-            f"{g['category']} {g['name']} ({sign}{g['difference']})" for g in cal["gaps"][side]
-        )
-        lines += [f"The model {label} than the coder: {gaps or 'none'}.", ""]
-    lines += [
-        "| category | gold | model | ratio | precision | recall | missed (up to 5) | "
-        "spurious (up to 5) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for cat_id, row in cal["per_category"].items():
-        cells = [
-            f"{cat_id} {row['name']}",
-            row["gold_entries"],
-            row["pred_entries"],
-            row["ratio"],
-            row["precision"],
-            row["recall"],
-        ]
-        lines.append(
-            "| " + " | ".join(_num(c) for c in cells) + f" | {_passages(row['missed'])}"
-            f" | {_passages(row['spurious'])} |"
-        )
-    overall = cal["quote_length"]["overall"]
-    lines += [
-        "",
-        f"Quote length (median characters of matched quotes): coder "
-        f"{_num(overall['gold_median'])}, model {_num(overall['pred_median'])} "
-        f"over {overall['matched']} matched pairs.",
-        "",
-    ]
-    lines += _profile_markdown(cal["profile"])
-    return lines
-
-
-def _profile_markdown(profile: dict) -> list[str]:
-    lines = ["### Profiles the model and the coder chose differently", ""]
-    if not profile["ads"]:
-        return lines + ["None.", ""]
-    for ad in profile["ads"]:
-        lines += [
-            f"**{ad['ad_id']}**: coder `{ad['gold']}`, model `{ad['pred']}`",
-            "",
-            f"- coder: {ad['gold_reasoning'] or '(no reasoning)'}",
-            f"- model: {ad['pred_reasoning'] or '(no reasoning)'}",
-            "",
-        ]
-    return lines

@@ -17,47 +17,18 @@ twice, Fleiss' kappa with no ad or when chance agreement is 1, a ratio with noth
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
-import krippendorff
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.evaluation.scores import coded_categories, prf
-from pipeline.matching import match_ad
+from pipeline.evaluation.measures import fleiss_kappa, nominal_alpha, prf
+from pipeline.matching import coded_categories, match_ad
 from pipeline.record import Coding
 
 CodingSet = tuple[str, Sequence[Coding]]  # (name, codings)
-
-
-def nominal_alpha(data: np.ndarray) -> float | None:
-    """Krippendorff's alpha of a coders x units matrix with NaN for missing; None if undefined."""
-    values = data[~np.isnan(data)]
-    pairable = (~np.isnan(data)).sum(axis=0) >= 2
-    if len(np.unique(values)) < 2 or not pairable.any():
-        return None  # the package raises on a one-value domain
-    value = float(krippendorff.alpha(reliability_data=data, level_of_measurement="nominal"))
-    return None if math.isnan(value) else value
-
-
-def fleiss_kappa(ratings: Sequence[Sequence[str]]) -> float | None:
-    """Fleiss' kappa of items each rated by the same number m >= 2 of raters; None if undefined."""
-    if not ratings:
-        return None
-    m = len(ratings[0])
-    if m < 2 or any(len(r) != m for r in ratings):
-        raise ValueError("Fleiss' kappa needs the same number (>= 2) of ratings per item")
-    counts = [Counter(r) for r in ratings]
-    observed = sum((sum(n * n for n in c.values()) - m) / (m * (m - 1)) for c in counts)
-    observed /= len(ratings)
-    totals = sum(counts, Counter())
-    expected = sum((n / (len(ratings) * m)) ** 2 for n in totals.values())
-    if expected == 1:
-        return None  # every rating the same value: chance agreement is 1
-    return (observed - expected) / (1 - expected)
 
 
 def presence_matrix(
@@ -144,46 +115,3 @@ def agree(
 
 
 # ------------------------------------------------------------------------- tables
-
-
-def _fmt(value) -> str:
-    if value is None:
-        return "undefined"
-    return f"{value:.3f}" if isinstance(value, float) else str(value)
-
-
-def agree_sections(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of every table of the agreement report."""
-    coded = ", ".join(f"{name} {n}" for name, n in report["coded"].items())
-    headline = [
-        ["coders", str(len(report["coders"]))],
-        ["ads (coded by each: " + coded + ")", str(len(report["ads"]))],
-        ["presence Krippendorff alpha (nominal)", _fmt(report["presence"]["alpha"])],
-        [
-            f"profile Fleiss kappa (n={report['profile']['n']})",
-            _fmt(report["profile"]["fleiss_kappa"]),
-        ],
-    ]
-    per_category = [
-        [f"{cat_id} {v['name']}", _fmt(v["alpha"])]
-        for cat_id, v in report["presence"]["per_category"].items()
-    ]
-    pairs = [
-        [
-            p["a"],
-            p["b"],
-            str(p["n_ads"]),
-            _fmt(p["quote_partial_f1"]),
-            f"{_fmt(p['profile_agreement'])} (n={p['profile_n']})",
-        ]
-        for p in report["pairwise"]
-    ]
-    return [
-        ("Reliability", ["", "value"], headline),
-        ("Presence alpha per category", ["category", "alpha"], per_category),
-        (
-            "Pairwise (ads both coded)",
-            ["a", "b", "ads", "quote partial F1", "profile agreement"],
-            pairs,
-        ),
-    ]

@@ -10,64 +10,17 @@ import json
 import re
 from pathlib import Path
 
-from pipeline.codebook import Codebook
-from pipeline.codings import load_codings, load_markdown_dir
-from pipeline.errors import InputError
-from pipeline.evaluation.calibration import calibration_markdown
-
-# ----------------------------------------------------------------------- load
-
-
-def load_ad_texts(folder: Path, ad_ids: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Texts of <id>.txt for the given ids, and the ids that have none."""
-    texts, missing = {}, []
-    for ad_id in ad_ids:
-        path = Path(folder) / f"{ad_id}.txt"
-        try:
-            texts[ad_id] = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            missing.append(ad_id)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read ad text: {exc}") from None
-    return texts, missing
-
-
-def load_and_evaluate(
-    gold: Path,
-    pred: Path,
-    ads: Path | None,
-    book: Codebook,
-    warn,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> dict:
-    """Read gold, predictions and ad texts, and score them, with bootstrap intervals of
-    `n_boot` resamples (0: none); `warn` gets each Markdown line that could not be placed
-    and each missing ad text."""
-    from pipeline.evaluation.uncertainty import evaluate_with_intervals
-
-    gold_codings = load_markdown_dir(gold, book, warn)
-    pred_codings = load_codings(pred, book, warn=warn)
-    texts = None
-    if ads:
-        # Only paired ads are scored, so only their texts matter (and their absence).
-        paired = sorted({c.ad_id for c in gold_codings} & {c.ad_id for c in pred_codings})
-        texts, missing = load_ad_texts(ads, paired)
-        for ad_id in missing:
-            warn(
-                f"no ad text at {Path(ads) / (ad_id + '.txt')}; "
-                f"partial matching for {ad_id} uses word tokens"
-            )
-    return evaluate_with_intervals(gold_codings, pred_codings, book, texts, n_boot, seed)
-
-
-# --------------------------------------------------------------------- render
-
 
 def fmt(value) -> str:
     if value is None:
         return "undefined"
     return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+# ----------------------------------------------------------------------- load
+
+
+# --------------------------------------------------------------------- render
 
 
 def _prf_row(label: str, block: dict) -> list[str]:
@@ -331,3 +284,104 @@ def write_json(report: dict, path: Path) -> None:
     from pipeline.store import atomic_write_text
 
     atomic_write_text(Path(path), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
+def _passages(texts: list[str]) -> str:
+    return "<br>".join(f"“{t}”".replace("|", "\\|") for t in texts) or "–"
+
+
+def calibration_markdown(cal: dict) -> list[str]:
+    """The section "Where the model and the coder part ways" of the Markdown report."""
+    lines = ["## Where the model and the coder part ways", ""]
+    for side, label, sign in (
+        ("over_coded", "coded more often", "+"),
+        ("under_coded", "coded less often", "-"),
+    ):
+        gaps = ", ".join(
+            f"{g['category']} {g['name']} ({sign}{g['difference']})" for g in cal["gaps"][side]
+        )
+        lines += [f"The model {label} than the coder: {gaps or 'none'}.", ""]
+    lines += [
+        "| category | gold | model | ratio | precision | recall | missed (up to 5) | "
+        "spurious (up to 5) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for cat_id, row in cal["per_category"].items():
+        cells = [
+            f"{cat_id} {row['name']}",
+            row["gold_entries"],
+            row["pred_entries"],
+            row["ratio"],
+            row["precision"],
+            row["recall"],
+        ]
+        lines.append(
+            "| " + " | ".join(_num(c) for c in cells) + f" | {_passages(row['missed'])}"
+            f" | {_passages(row['spurious'])} |"
+        )
+    overall = cal["quote_length"]["overall"]
+    lines += [
+        "",
+        f"Quote length (median characters of matched quotes): coder "
+        f"{_num(overall['gold_median'])}, model {_num(overall['pred_median'])} "
+        f"over {overall['matched']} matched pairs.",
+        "",
+    ]
+    lines += _profile_markdown(cal["profile"])
+    return lines
+
+
+def _profile_markdown(profile: dict) -> list[str]:
+    lines = ["### Profiles the model and the coder chose differently", ""]
+    if not profile["ads"]:
+        return lines + ["None.", ""]
+    for ad in profile["ads"]:
+        lines += [
+            f"**{ad['ad_id']}**: coder `{ad['gold']}`, model `{ad['pred']}`",
+            "",
+            f"- coder: {ad['gold_reasoning'] or '(no reasoning)'}",
+            f"- model: {ad['pred_reasoning'] or '(no reasoning)'}",
+            "",
+        ]
+    return lines
+
+
+def agree_sections(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, header, rows) of every table of the agreement report."""
+    coded = ", ".join(f"{name} {n}" for name, n in report["coded"].items())
+    headline = [
+        ["coders", str(len(report["coders"]))],
+        ["ads (coded by each: " + coded + ")", str(len(report["ads"]))],
+        ["presence Krippendorff alpha (nominal)", fmt(report["presence"]["alpha"])],
+        [
+            f"profile Fleiss kappa (n={report['profile']['n']})",
+            fmt(report["profile"]["fleiss_kappa"]),
+        ],
+    ]
+    per_category = [
+        [f"{cat_id} {v['name']}", fmt(v["alpha"])]
+        for cat_id, v in report["presence"]["per_category"].items()
+    ]
+    pairs = [
+        [
+            p["a"],
+            p["b"],
+            str(p["n_ads"]),
+            fmt(p["quote_partial_f1"]),
+            f"{fmt(p['profile_agreement'])} (n={p['profile_n']})",
+        ]
+        for p in report["pairwise"]
+    ]
+    return [
+        ("Reliability", ["", "value"], headline),
+        ("Presence alpha per category", ["category", "alpha"], per_category),
+        (
+            "Pairwise (ads both coded)",
+            ["a", "b", "ads", "quote partial F1", "profile agreement"],
+            pairs,
+        ),
+    ]

@@ -21,54 +21,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.codebook import Codebook
-from pipeline.matching import MODES, REVIEW_MODE, AdMatch, match_ad, tool_key
-from pipeline.record import Coding, Tool
+from pipeline.evaluation.calibration import calibration
+from pipeline.evaluation.measures import cohen_kappa, krippendorff_alpha, prf
+from pipeline.matching import (
+    MODES,
+    REVIEW_MODE,
+    AdMatch,
+    coded_categories,
+    match_ad,
+    tool_pair,
+    tool_sets,
+)
+from pipeline.record import Coding
 
 # ------------------------------------------------------------------ statistics
-
-
-def prf(tp: int, fp: int, fn: int) -> dict:
-    """Precision/recall/F1 block; a ratio with a zero denominator is None (undefined)."""
-    return {
-        "precision": tp / (tp + fp) if tp + fp else None,
-        "recall": tp / (tp + fn) if tp + fn else None,
-        "f1": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else None,
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-    }
-
-
-def cohen_kappa(gold: Sequence, pred: Sequence) -> float | None:
-    """Cohen's kappa, or None when undefined (no items, or chance agreement is 1)."""
-    if len(gold) != len(pred):
-        raise ValueError("kappa needs two ratings per item")
-    # Expected agreement is 1 exactly when both raters use one and the same value.
-    if not gold or len(set(gold) | set(pred)) < 2:
-        return None
-    # (po - pe) / (1 - pe), sklearn's cohen_kappa_score unweighted, without its 0.7 s import
-    n = len(gold)
-    observed = sum(g == p for g, p in zip(gold, pred, strict=True)) / n
-    gold_counts, pred_counts = Counter(gold), Counter(pred)
-    expected = sum(count * pred_counts[value] for value, count in gold_counts.items()) / n / n
-    return (observed - expected) / (1 - expected)
-
-
-def krippendorff_alpha(gold: Sequence, pred: Sequence) -> float | None:
-    """Nominal Krippendorff's alpha for two coders who rated every item; None with fewer
-    than two values (the expected disagreement is then 0)."""
-    if len(gold) != len(pred):
-        raise ValueError("alpha needs two ratings per item")
-    if not gold or len(set(gold) | set(pred)) < 2:
-        return None
-    # 1 - D_o/D_e from the coincidence matrix, as the `krippendorff` package computes it
-    # (a test checks they agree), without its numpy import. Each item holds two values, so
-    # an item whose two values differ adds 2 to the off-diagonal coincidences.
-    n = 2 * len(gold)
-    totals = Counter(gold) + Counter(pred)
-    observed = 2 * sum(g != p for g, p in zip(gold, pred, strict=True))
-    expected = n * n - sum(count * count for count in totals.values())
-    return 1 - (n - 1) * observed / expected
 
 
 # --------------------------------------------------------------------- pairing
@@ -160,10 +126,6 @@ def quote_scores(matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
 # -------------------------------------------------------------------- presence
 
 
-def coded_categories(coding: Coding) -> set[str]:
-    return {q.category for q in coding.quotes} | {t.category for t in coding.tools}
-
-
 def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -> dict:
     """Per category kappa on "coded at least once"; macro mean; alpha over all cells."""
     coded = [(coded_categories(g), coded_categories(p)) for g, p in pairs]
@@ -196,14 +158,6 @@ def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -
 # ----------------------------------------------------------------------- tools
 
 
-def _tool_pair(tool: Tool) -> tuple[str, str]:
-    return tool_key(tool.name), tool.category
-
-
-def tool_sets(coding: Coding) -> tuple[set[str], set[tuple[str, str]]]:
-    return {tool_key(t.name) for t in coding.tools}, {_tool_pair(t) for t in coding.tools}
-
-
 def tool_scores(pairs: Sequence[tuple[Coding, Coding]]) -> dict:
     """Micro P/R/F1 over per-ad sets of tool names, and of (name, category)."""
     counts: dict[str, Counter] = {"name": Counter(), "name_and_category": Counter()}
@@ -230,8 +184,8 @@ def _per_ad(gold: Coding, pred: Coding, match: AdMatch, order: dict[str, int]) -
         "profile": {"gold": gold.profile, "pred": pred.profile},
         "missed": listed(match.missed, "text"),
         "spurious": listed(match.extra, "text"),
-        "missed_tools": listed([t for t in gold.tools if _tool_pair(t) not in p_keys], "name"),
-        "spurious_tools": listed([t for t in pred.tools if _tool_pair(t) not in g_keys], "name"),
+        "missed_tools": listed([t for t in gold.tools if tool_pair(t) not in p_keys], "name"),
+        "spurious_tools": listed([t for t in pred.tools if tool_pair(t) not in g_keys], "name"),
     }
 
 
@@ -241,10 +195,8 @@ def match_all(pairs: Sequence[tuple[Coding, Coding]], ad_texts: Mapping[str, str
     return {mode: [match_ad(g, p, texts.get(g.ad_id), mode) for g, p in pairs] for mode in MODES}
 
 
-def build_report(pairing: Pairing, matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
+def score_report(pairing: Pairing, matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
     """The report of matched pairs: every figure, and the per-ad disagreements."""
-    from pipeline.evaluation.calibration import calibration  # it builds on this module's matching
-
     pairs = pairing.paired
     order = {cat_id: i for i, cat_id in enumerate(book.categories)}
     return {
@@ -272,7 +224,7 @@ def evaluate(
 ) -> dict:
     """The full agreement report (the `--json` structure) of `pred` against `gold`."""
     pairing = pair_codings(gold, pred)
-    return build_report(pairing, match_all(pairing.paired, ad_texts), book)
+    return score_report(pairing, match_all(pairing.paired, ad_texts), book)
 
 
 def gate_failures(report: dict, min_kappa: float) -> list[str]:

@@ -20,14 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.evaluation.scores import (
-    build_report,
-    coded_categories,
-    match_all,
-    pair_codings,
-    tool_sets,
-)
-from pipeline.matching import AdMatch
+from pipeline.matching import AdMatch, coded_categories, tool_sets
 from pipeline.record import Coding, extra_of
 
 LEVEL = 0.95
@@ -222,23 +215,3 @@ def precision_by_support(partial: Sequence[AdMatch]) -> dict[str, dict] | None:
         str(k): {"tp": hits[k], "fp": misses[k], "precision": hits[k] / (hits[k] + misses[k])}
         for k in levels
     }
-
-
-def evaluate_with_intervals(
-    gold: Sequence[Coding],
-    pred: Sequence[Coding],
-    book: Codebook,
-    ad_texts: Mapping[str, str] | None = None,
-    n_boot: int = 1000,
-    seed: int = 0,
-) -> dict:
-    """`evaluate.evaluate`'s report, plus `ci` (n_boot > 0) and `quotes.partial.by_support`."""
-    pairing = pair_codings(gold, pred)
-    matches = match_all(pairing.paired, ad_texts)
-    report = build_report(pairing, matches, book)
-    by_support = precision_by_support(matches["partial"])
-    if by_support is not None:
-        report["quotes"]["partial"]["by_support"] = by_support
-    if n_boot > 0:
-        report["ci"] = intervals(ad_counts(pairing.paired, matches, book), n_boot, seed)
-    return report

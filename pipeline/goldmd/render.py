@@ -1,8 +1,8 @@
-"""The gold Markdown format: render a coding to it and parse it back, driven by the codebook.
+"""The gold Markdown format: render a coding to it, driven by the codebook.
 
 The layout is the one of the hand-made KLM coding (gold/769_klm.md); rendering a parsed
 KLM file reproduces it byte for byte. Reading, with the variations of hand-written files,
-is in `pipeline.goldmd.parse`; `parse` and `read_coding_file` are re-exported here.
+is in `pipeline.goldmd.parse`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import re
 
 from pipeline.codebook import Codebook
-from pipeline.goldmd.parse import parse, read_coding_file
 from pipeline.record import Coding, Quote, Tool, extra_of
 
-__all__ = ["parse", "read_coding_file", "render", "render_review_notes"]
+__all__ = ["GOLD_KIND", "render", "render_review_notes"]
 
 GOLD_KIND = "Manual Coding Analysis"
 DRAFT_KIND = "Draft Coding Analysis"

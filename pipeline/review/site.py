@@ -27,7 +27,7 @@ from pipeline.ads import Ad, TableFields, read_ads
 from pipeline.codebook import Codebook
 from pipeline.codings import read_coded_leniently, read_markdown_text
 from pipeline.errors import InputError
-from pipeline.goldmd.render import parse, read_coding_file
+from pipeline.goldmd.parse import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
 from pipeline.record import Coding, extra_of
 from pipeline.resources import packaged

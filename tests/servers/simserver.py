@@ -21,6 +21,11 @@ drop (connection closed mid-body), malformed (content is not JSON), length (fini
 "length"), bad-category, bad-profile, ungrounded (a quote not in the ad), empty-choices,
 refusal, echo-headers (a 400 whose body repeats the request headers), markup (a 400 whose
 message looks like rich console markup). `s.times` holds when each request arrived.
+
+Holding, for a test that must act while a run is mid-flight (kill it, say) without racing it:
+`SimServer(hold_after=10)` answers 10 chat completions, then holds every later one unanswered
+(it is in `s.requests` already) until `s.release()` or the server closes; `s.held` is how many
+are held now. The default, `hold_after=None`, holds nothing.
 """
 
 from __future__ import annotations
@@ -183,6 +188,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         sim = self.server.owner
         fault = sim.next_fault(body, dict(self.headers))
+        sim.hold()
         time.sleep(sim.latency)
         if fault == "ok" and (sim.vary_samples or (body.get("n") or 1) > 1):
             return self._send(200, sim.samples(body))
@@ -254,6 +260,7 @@ class SimServer(LoopbackServer):
         by_text: dict[str, list[str]] | None = None,
         takes_n: bool = True,
         vary_samples: bool = False,
+        hold_after: int | None = None,
     ):
         self.latency = latency
         self.script = list(script or [])
@@ -266,6 +273,9 @@ class SimServer(LoopbackServer):
         self.headers: list[dict] = []
         self.times: list[float] = []  # time.monotonic() of each request, in arrival order
         self._lock = threading.Lock()
+        self._to_answer = hold_after  # chat completions still answered before holding; None: all
+        self.held = 0  # requests being held now
+        self._released = threading.Condition(self._lock)
 
     def next_fault(self, body: dict, headers: dict) -> str:
         with self._lock:
@@ -277,6 +287,28 @@ class SimServer(LoopbackServer):
             if own is not None:
                 return own.pop(0) if own else "ok"
             return self.script.pop(0) if self.script else "ok"
+
+    def hold(self) -> None:
+        """Hold this request while the server holds (see the module docstring); at once else."""
+        with self._released:
+            if self._to_answer is None:
+                return
+            if self._to_answer > 0:
+                self._to_answer -= 1
+                return
+            self.held += 1
+            self._released.wait_for(lambda: self._to_answer is None)
+            self.held -= 1
+
+    def release(self) -> None:
+        """Answer every held request, and hold no more."""
+        with self._released:
+            self._to_answer = None
+            self._released.notify_all()
+
+    def __exit__(self, *exc) -> None:
+        self.release()  # a held handler thread ends with the server
+        super().__exit__(*exc)
 
     def samples(self, body: dict) -> dict:
         """A completion with one choice per sample asked for (one without `takes_n`)."""
