@@ -70,7 +70,7 @@ def prepare(
 def bootstrap_seconds(coded_dir: Path, pred: Path, texts: Path, runs: int = 3) -> float:
     """Median seconds of the bootstrap alone, in process: per-ad counts and 1000 resamples."""
     from pipeline.codebook import load_codebook
-    from pipeline.codings import load_codings
+    from pipeline.codings.load import load_codings
     from pipeline.evaluation.evaluate import load_ad_texts
     from pipeline.evaluation.scores import match_all, pair_codings
     from pipeline.evaluation.uncertainty import ad_counts, intervals

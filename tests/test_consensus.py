@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
-from pipeline.consensus import consensus, strict_majority
+from pipeline.codings.consensus import consensus, strict_majority
 from pipeline.goldmd.parse import parse
 from pipeline.goldmd.render import render
 from pipeline.record import Coding, Quote, Tool, consensus_notes, extra_of

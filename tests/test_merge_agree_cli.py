@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.codings import load_codings
+from pipeline.codings.load import load_codings
+from pipeline.codings.merge import distinct_names
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.goldmd.render import render
-from pipeline.merge import distinct_names
 from pipeline.record import Coding, extra_of
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from qdpx_cases import REPO, SCHEMA, case_from, defined_figures, dutch_case, export_case
 
-from pipeline.codings import load_markdown_dir
+from pipeline.codings.load import load_markdown_dir
 from pipeline.errors import InputError
 from pipeline.qdpx.export import CodingSet
 from pipeline.qdpx.format import guid

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
-from pipeline.consensus import consensus
+from pipeline.codings.consensus import consensus
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.goldmd.render import render
 from pipeline.grounding import ground

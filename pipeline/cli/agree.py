@@ -52,9 +52,9 @@ def command(
 
     from pipeline.codebook import load_codebook
     from pipeline.coding.inputs import read_ad_texts
+    from pipeline.codings.merge import load_sets
     from pipeline.evaluation.reliability import agree
     from pipeline.evaluation.render import agree_sections, markdown_tables, print_tables, write_json
-    from pipeline.merge import load_sets
     from pipeline.store import atomic_write_text
 
     if len(codings) < 2:

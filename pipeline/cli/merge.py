@@ -59,7 +59,7 @@ def command(
     """
     from pipeline.codebook import load_codebook
     from pipeline.coding.inputs import read_ad_texts
-    from pipeline.merge import load_sets, manifest, merge_sets, write_merge
+    from pipeline.codings.merge import load_sets, manifest, merge_sets, write_merge
 
     if len(codings) < 2:
         raise InputError("merge needs at least two sets of codings")

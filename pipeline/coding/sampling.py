@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.coding.one_ad import Outcome, RunOptions, code_one, prepare, record_from_answer
-from pipeline.consensus import consensus
+from pipeline.codings.consensus import consensus
 from pipeline.grounding import fold_quote
 from pipeline.llm.client import LLM, Exchange
 from pipeline.llm.faults import LLMFailure

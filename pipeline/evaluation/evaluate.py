@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pipeline.codebook import Codebook
-from pipeline.codings import load_codings, load_markdown_dir
+from pipeline.codings.load import load_codings, load_markdown_dir
 from pipeline.errors import InputError
 from pipeline.evaluation.scores import match_all, pair_codings, score_report
 from pipeline.evaluation.uncertainty import ad_counts, intervals, precision_by_support

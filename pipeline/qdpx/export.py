@@ -32,7 +32,7 @@ from xml.etree import ElementTree as ET
 from pipeline import __version__
 from pipeline.ads import Ad
 from pipeline.codebook import Category, Codebook
-from pipeline.codings import coding_set_name, load_codings
+from pipeline.codings.load import coding_set_name, load_codings
 from pipeline.errors import InputError
 from pipeline.qdpx.format import (
     OFFSET_LINES,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.ads import AD_SUFFIXES, TableFields, read_ads
 from pipeline.codebook import Codebook
-from pipeline.codings import read_markdown_text
+from pipeline.codings.load import read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd.parse import parse
 from pipeline.goldmd.render import render

@@ -25,7 +25,7 @@ from markupsafe import Markup
 
 from pipeline.ads import Ad, TableFields, read_ads
 from pipeline.codebook import Codebook
-from pipeline.codings import read_coded_leniently, read_markdown_text
+from pipeline.codings.load import read_coded_leniently, read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd.parse import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground

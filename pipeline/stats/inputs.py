@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipeline.ads import decode, read_ads
 from pipeline.codebook import Codebook
-from pipeline.codings import RECORDS, load_codings
+from pipeline.codings.load import RECORDS, load_codings
 from pipeline.errors import InputError
 from pipeline.record import Coding
 from pipeline.stats.estimators import Validation

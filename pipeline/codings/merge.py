@@ -2,7 +2,7 @@
 folders of .md codings), e.g. three models' drafts, or two human coders and the model.
 
 Each ad is merged from the sets that coded it (`n_codings` counts those), by
-`pipeline.consensus`. OUT gets a draft per ad, codings.jsonl and a manifest naming the
+`pipeline.codings.consensus`. OUT gets a draft per ad, codings.jsonl and a manifest naming the
 inputs; `autocode review OUT` and `autocode eval --pred OUT/codings.jsonl` read it as they
 read the output of `autocode code`.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from pipeline import __version__
 from pipeline.codebook import Codebook
-from pipeline.codings import coding_set_name, load_codings
-from pipeline.consensus import consensus
+from pipeline.codings.consensus import consensus
+from pipeline.codings.load import coding_set_name, load_codings
 from pipeline.errors import InputError
 from pipeline.goldmd.render import render
 from pipeline.grounding import ground
