@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 Grounding = Literal["exact", "normalized", "fuzzy", "not_found"]
 
@@ -14,9 +14,12 @@ def one_line(text: str) -> str:
     return " ".join(text.split())  # str.split's whitespace is re's \s: same, 4x faster
 
 
-def extra_of(model: BaseModel, name: str):
-    """A field that only some records carry (e.g. a consensus's `support`), or None."""
-    return (model.model_extra or {}).get(name)
+def _none(value) -> bool:
+    return value is None
+
+
+def _empty(value: list) -> bool:
+    return not value
 
 
 class Quote(BaseModel):
@@ -27,6 +30,8 @@ class Quote(BaseModel):
     note: str | None = None
     span: tuple[int, int] | None = None
     grounding: Grounding | None = None
+    # in a consensus: how many of its codings have this entry (absent elsewhere)
+    support: int | None = Field(default=None, exclude_if=_none)
 
     @field_validator("text", "note")
     @classmethod
@@ -40,6 +45,7 @@ class Tool(BaseModel):
     category: str
     name: str = Field(min_length=1)
     note: str | None = None
+    support: int | None = Field(default=None, exclude_if=_none)  # as Quote.support
 
     @field_validator("name", "note")
     @classmethod
@@ -67,8 +73,38 @@ class Remark(BaseModel):
         return one_line(value)
 
 
-def _empty(value: list) -> bool:
-    return not value
+class Provenance(BaseModel):
+    """How an LLM drafted a coding: model, backend, codebook, prompt, sampling. A single-sample
+    record carries no `samples` or `min_support`, one without few-shot examples no `examples`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str | None = None
+    backend: str | None = None
+    codebook_version: str | None = None
+    codebook_sha256: str | None = None
+    prompt_sha256: str | None = None
+    autocode_version: str | None = None
+    temperature: float | None = None
+    samples: int | None = None
+    min_support: int | None = None
+    examples: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unused(self, handler):
+        data = handler(self)
+        if self.samples is None:
+            data.pop("samples", None), data.pop("min_support", None)
+        if self.examples is None:
+            data.pop("examples", None)
+        return data
+
+
+class MergeProvenance(BaseModel):
+    """Where a merged coding came from (`autocode merge`): the coding sets, the support kept."""
+
+    merged_from: list[str]
+    min_support: int | None = None
 
 
 class Coding(BaseModel):
@@ -87,12 +123,25 @@ class Coding(BaseModel):
     remarks: list[Remark] = Field(default_factory=list, exclude_if=_empty)
     # problems met while reading or coding it (a gold line that could not be placed, a cut ad)
     warnings: list[str] = Field(default_factory=list, exclude_if=_empty)
-    provenance: dict | None = None
+    provenance: MergeProvenance | Provenance | None = Field(
+        default=None, union_mode="left_to_right"
+    )
+    # a consensus of several codings: their number, the profile's votes (and the profiles
+    # tied for most votes), the mean support of an entry over n_codings; absent elsewhere
+    n_codings: int | None = Field(default=None, exclude_if=_none)
+    profile_support: int | None = Field(default=None, exclude_if=_none)
+    agreement: float | None = Field(default=None, exclude_if=_none)
+    profile_tie: list[str] | None = Field(default=None, exclude_if=_none)
 
     @field_validator("title", "organisation", "reasoning")
     @classmethod
     def _one_line(cls, value: str | None) -> str | None:
         return None if value is None else one_line(value) or None
+
+    @property
+    def drafted_by(self) -> str | None:
+        """The model that drafted this coding; None for a hand coding or a merge."""
+        return self.provenance.model if isinstance(self.provenance, Provenance) else None
 
 
 CONSENSUS_FIELDS = ("n_codings", "profile_support", "agreement", "profile_tie")
@@ -136,14 +185,16 @@ class CodedAd(Coding):
     reask: dict | None = None
 
     def to_json(self) -> dict:
-        """The line of codings.jsonl; `reask` only where there was one."""
-        return self.model_dump(mode="json", exclude={"reask"} if self.reask is None else None)
+        """The line of codings.jsonl; `reask` only where there was one, a consensus's fields
+        last (where codings.jsonl has always had them)."""
+        data = self.model_dump(mode="json", exclude={"reask"} if self.reask is None else None)
+        last = {k: data.pop(k) for k in CONSENSUS_FIELDS if k in data}
+        return data | last
 
 
 def consensus_notes(coding: Coding) -> list[str]:
     """Review-note lines on how sure the consensus profile is (none at full support)."""
-    extra = coding.model_extra or {}
-    n, votes, tied = extra.get("n_codings"), extra.get("profile_support"), extra.get("profile_tie")
+    n, votes, tied = coding.n_codings, coding.profile_support, coding.profile_tie
     notes = []
     if n and coding.profile and votes is not None and votes < n:
         notes.append(f"Profile chosen by {votes} of {n} codings")

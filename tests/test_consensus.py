@@ -11,7 +11,7 @@ from pipeline.cli import main
 from pipeline.codings.consensus import consensus, strict_majority
 from pipeline.goldmd.parse import parse
 from pipeline.goldmd.render import render
-from pipeline.record import Coding, Quote, Tool, consensus_notes, extra_of
+from pipeline.record import Coding, Quote, Tool, consensus_notes
 
 REPO = Path(__file__).resolve().parents[1]
 AD_ID = "101_lumenpath_genai"
@@ -38,7 +38,7 @@ def coding(*quotes: tuple[str, str], tools=(), profile=None, reasoning=None) -> 
 
 
 def quotes_of(merged: Coding) -> list[tuple[str, str, int]]:
-    return [(q.category, q.text, extra_of(q, "support")) for q in merged.quotes]
+    return [(q.category, q.text, q.support) for q in merged.quotes]
 
 
 @pytest.fixture
@@ -56,8 +56,8 @@ def test_overlapping_spans_merge_into_one_entry(codebook, cats):
     )
     # one entry, supported by all three; the wording two of them chose
     assert quotes_of(merged) == [(a, RAG_SHORT, 3)]
-    assert extra_of(merged, "n_codings") == 3
-    assert extra_of(merged, "agreement") == 1.0
+    assert merged.n_codings == 3
+    assert merged.agreement == 1.0
 
 
 @pytest.mark.parametrize(
@@ -77,10 +77,10 @@ def test_partial_overlap_rule(codebook, cats, other, merges):
     )
     if merges:  # one vote each: the shorter passage is the entry's text
         assert quotes_of(merged) == [(a, TAIL, 2)]
-        assert extra_of(merged, "agreement") == 1.0
+        assert merged.agreement == 1.0
     else:
         assert quotes_of(merged) == [(a, other, 1), (a, TAIL, 1)]
-        assert extra_of(merged, "agreement") == 0.5
+        assert merged.agreement == 0.5
 
 
 def test_a_coding_supports_an_entry_once(codebook, cats):
@@ -120,9 +120,9 @@ def test_min_support(codebook, cats, min_support, expected):
     merged = consensus(codings, codebook, min_support=min_support, ad_text=AD_TEXT)
     assert {q.text for q in merged.quotes} == expected
     full = {RAG: 3, PROMPTS: 2, DEPLOY: 1}
-    assert {q.text: extra_of(q, "support") for q in merged.quotes} == {t: full[t] for t in expected}
+    assert {q.text: q.support for q in merged.quotes} == {t: full[t] for t in expected}
     # entries 3+2+1 = 6; mean support (3*3 + 2*2 + 1*1) / 6 over 3 codings
-    assert extra_of(merged, "agreement") == pytest.approx(14 / 18)
+    assert merged.agreement == pytest.approx(14 / 18)
 
 
 def test_strict_majority():
@@ -139,8 +139,8 @@ def test_profile_tie_goes_to_codebook_order_and_is_flagged(codebook):
     merged = consensus(codings, codebook)
     assert merged.profile == first
     assert merged.reasoning == "one"  # the reasoning of a coding that chose it
-    assert extra_of(merged, "profile_support") == 1
-    assert extra_of(merged, "profile_tie") == [first, second, third]
+    assert merged.profile_support == 1
+    assert merged.profile_tie == [first, second, third]
     assert consensus_notes(merged) == [
         "Profile chosen by 1 of 3 codings",
         f"Profile tie between {first}, {second}, {third}: the first in the codebook is kept",
@@ -152,8 +152,8 @@ def test_profile_plurality_without_tie(codebook):
     merged = consensus(
         [coding(profile=second), coding(profile=first), coding(profile=second), coding()], codebook
     )
-    assert (merged.profile, extra_of(merged, "profile_support")) == (second, 2)
-    assert extra_of(merged, "profile_tie") is None
+    assert (merged.profile, merged.profile_support) == (second, 2)
+    assert merged.profile_tie is None
 
 
 def test_tools_differing_only_by_case_are_one_entry(codebook, cats):
@@ -164,7 +164,7 @@ def test_tools_differing_only_by_case_are_one_entry(codebook, cats):
         coding(tools=[(t, "LANGCHAIN"), (t2, "langchain")]),
     ]
     merged = consensus(codings, codebook, ad_text=AD_TEXT)
-    assert [(x.category, x.name, extra_of(x, "support")) for x in merged.tools] == [
+    assert [(x.category, x.name, x.support) for x in merged.tools] == [
         (t, "LangChain", 3)
     ]  # three wordings, one vote each: equal length, so the first
 
@@ -181,8 +181,8 @@ def test_identical_codings_agree_fully_and_keep_everything(codebook, cats):
         (cats["a"], RAG), tools=[(cats["tool"], "Azure")], profile=codebook.profile_names[0]
     )
     merged = consensus([one, one.model_copy(deep=True)], codebook, ad_text=AD_TEXT)
-    assert extra_of(merged, "agreement") == 1.0
-    assert extra_of(merged, "profile_support") == 2
+    assert merged.agreement == 1.0
+    assert merged.profile_support == 2
     assert quotes_of(merged) == [(cats["a"], RAG, 2)]
     assert consensus_notes(merged) == []
 
@@ -190,7 +190,7 @@ def test_identical_codings_agree_fully_and_keep_everything(codebook, cats):
 def test_no_entries_at_all_is_full_agreement(codebook):
     merged = consensus([coding(), coding()], codebook)
     assert (merged.quotes, merged.tools, merged.profile) == ([], [], None)
-    assert extra_of(merged, "agreement") == 1.0
+    assert merged.agreement == 1.0
 
 
 @pytest.mark.parametrize(
@@ -222,9 +222,9 @@ def test_draft_shows_support_below_full_and_parses_it_back(codebook, cats):
     assert f'  - "{RAG}"' in text.splitlines()  # full support: no mark
     assert "  - `Azure` (support 2/3)" in text.splitlines()
     parsed = parse(text, codebook, AD_ID)
-    assert extra_of(parsed, "n_codings") == 3
+    assert parsed.n_codings == 3
     assert quotes_of(parsed) == quotes_of(merged)
-    assert [extra_of(x, "support") for x in parsed.tools] == [2]
+    assert [x.support for x in parsed.tools] == [2]
     assert render(parsed, codebook, draft_model="test-model") == text
 
 
@@ -240,14 +240,14 @@ def test_support_mark_after_a_note(codebook, cats):
     )
     assert f'  - "{PROMPTS}" (a (nested) note) (support 1/3)' in text.splitlines()
     quote = parse(text, codebook, AD_ID).quotes[0]
-    assert (quote.text, quote.note, extra_of(quote, "support")) == (PROMPTS, "a (nested) note", 1)
+    assert (quote.text, quote.note, quote.support) == (PROMPTS, "a (nested) note", 1)
 
 
 def test_gold_files_carry_no_support(codebook):
     for path in sorted((REPO / "gold").glob("*.md")):
         coding_ = parse(path.read_text(encoding="utf-8"), codebook, path.stem)
-        assert extra_of(coding_, "n_codings") is None
-        assert all(extra_of(q, "support") is None for q in coding_.quotes)
+        assert coding_.n_codings is None
+        assert all(q.support is None for q in coding_.quotes)
 
 
 def test_accepted_consensus_draft_becomes_gold_without_support(codebook, cats, tmp_path):

@@ -113,7 +113,7 @@ def test_the_examples_shown_are_recorded_in_the_provenance(codebook, tmp_path):
     outcome = code_one(ad, codebook, llm, RunOptions(tmp_path, examples=pool))
     chosen = [example.id for example, _ in pool.choose(ad)]
     assert outcome.record is not None and len(chosen) == 2 and ad.id not in chosen
-    assert outcome.record.provenance["examples"] == chosen
+    assert outcome.record.provenance.examples == chosen
     sent = [m["content"] for m in fake.calls[0]["messages"] if m["role"] == "user"]
     assert [f"(id {i})" in text for i, text in zip(chosen, sent, strict=False)] == [True, True]
 

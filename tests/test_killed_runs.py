@@ -29,13 +29,15 @@ SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal
 
 
 def wait_until(done, proc: subprocess.Popen, what: str, limit: float = 60) -> None:
-    """Poll `done()` until it is true; the run ending first, or `limit` s, fail the test."""
+    """Poll `done()` until it is true; the run ending first, or `limit` s, fail the test
+    (a run stuck on its held requests is killed, to show its stderr)."""
     deadline = time.monotonic() + limit
     while not done():
         if proc.poll() is not None and not done():  # done just before the end counts
             raise AssertionError(f"the run ended before {what}:\n{proc.stderr.read()}")
         if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {limit} s")
+            proc.kill()
+            raise AssertionError(f"not {what} after {limit} s:\n{proc.communicate()[1]}")
         time.sleep(0.02)
 
 
@@ -96,7 +98,7 @@ def test_killed_run_resumes_and_ends_with_every_ad_once(tmp_path, how):
             wait_mid_flight(server, out, proc)
             proc.send_signal(SIGNALS[how])
             if how == "SIGINT":  # the run saves what it has, then waits on its held requests
-                wait_until(lambda: status_of(out) == "interrupted", proc, "the run took SIGINT")
+                wait_until(lambda: status_of(out) == "interrupted", proc, "interrupted", 30)
             else:
                 proc.wait(timeout=30)
             server.release()  # answers the held requests, and every later one at once

@@ -14,7 +14,7 @@ from pipeline.codings.load import load_codings
 from pipeline.codings.merge import distinct_names
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.goldmd.render import render
-from pipeline.record import Coding, extra_of
+from pipeline.record import Coding
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()
@@ -56,11 +56,11 @@ def test_merge_writes_drafts_records_and_manifest(sets, tmp_path):
     records = {c.ad_id: c for c in load_codings(out / "codings.jsonl", BOOK)}
     assert sorted(records) == sorted(c.ad_id for c in gold())
     klm = records["769_klm"]  # no ad text for it in raw/: merged on word runs
-    assert extra_of(klm, "n_codings") == 3
+    assert klm.n_codings == 3
     # every first quote is in two of the three codings: kept (majority) with support 2
-    supports = sorted(extra_of(q, "support") for q in klm.quotes)
+    supports = sorted(q.support for q in klm.quotes)
     assert supports[0] == 2 and supports[-1] == 3
-    assert extra_of(records[LEFT_OUT], "n_codings") == 2
+    assert records[LEFT_OUT].n_codings == 2
     assert records["101_lumenpath_genai"].quotes[0].span is not None  # grounded with --ads
     manifest = json.loads((out / "manifest.json").read_text())
     assert [i["name"] for i in manifest["inputs"]] == ["coder-a", "coder-b", "coder-c"]
@@ -68,8 +68,8 @@ def test_merge_writes_drafts_records_and_manifest(sets, tmp_path):
     assert manifest["counts"]["ads"] == 6 and manifest["counts"]["ads_coded_by_every_set"] == 5
     drafts = {c.ad_id: c for c in load_codings(out, BOOK)}  # the .md drafts parse back
     for ad_id, record in records.items():
-        assert [(q.text, extra_of(q, "support")) for q in drafts[ad_id].quotes] == [
-            (q.text, extra_of(q, "support")) for q in record.quotes
+        assert [(q.text, q.support) for q in drafts[ad_id].quotes] == [
+            (q.text, q.support) for q in record.quotes
         ]
 
 
@@ -77,7 +77,7 @@ def test_merge_min_support_all_is_the_intersection(sets, tmp_path):
     out = tmp_path / "merged"
     assert run("merge", *map(str, sets), "--out", str(out), "--min-support", "3").exit_code == 0
     records = {c.ad_id: c for c in load_codings(out / "codings.jsonl", BOOK)}
-    assert all(extra_of(q, "support") == 3 for c in records.values() for q in c.quotes)
+    assert all(q.support == 3 for c in records.values() for q in c.quotes)
     assert records[LEFT_OUT].quotes == []  # only two sets coded it: nothing reaches 3
 
 

@@ -17,7 +17,7 @@ from pipeline.codings.consensus import consensus
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.goldmd.render import render
 from pipeline.grounding import ground
-from pipeline.record import Coding, extra_of
+from pipeline.record import Coding
 from pipeline.review.pages import shade
 
 REPO = Path(__file__).resolve().parents[1]
@@ -116,7 +116,7 @@ def test_drafts_without_support_have_no_agreement_column(tmp_path):
     result = CliRunner().invoke(main, ["review", str(out), "--html", str(html)])
     assert result.exit_code == 0, result.output
     assert '<button type="button" class="sort"' not in (html / "index.html").read_text()
-    assert extra_of(gold, "agreement") is None
+    assert gold.agreement is None
 
 
 @pytest.mark.browser

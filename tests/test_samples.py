@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.goldmd.parse import read_coding_file
-from pipeline.record import extra_of
 from tests.servers.simserver import SimServer
 
 BOOK = load_codebook()
@@ -105,7 +104,7 @@ def test_draft_marks_entries_below_full_support(sampled):
     assert draft_text.count("(support 2/3)") == 2
     assert "Profile chosen by 2 of 3 codings" in draft_text  # in the review notes
     draft = read_coding_file(out / "alpha.md", BOOK)
-    assert {q.text: extra_of(q, "support") for q in draft.quotes} == supports(
+    assert {q.text: q.support for q in draft.quotes} == supports(
         sampled["first"].records()["alpha"]
     )
 

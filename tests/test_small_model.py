@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from pipeline.codebook import load_codebook
-from pipeline.coding.request import REASONING_CHARS, TOOL_NAME_CHARS, ad_passages, response_model
+from pipeline.coding.answer import REASONING_CHARS, TOOL_NAME_CHARS, response_model
+from pipeline.coding.passages import ad_passages
 from pipeline.grounding import locate
 from pipeline.llm.answer_bound import longest
 from pipeline.llm.client import LLM

@@ -118,7 +118,7 @@ def test_refused_before_any_answer_is_fatal_without_retries():
     fake = ScriptedCreate(*[_connection_error(ConnectionRefusedError(111, "refused"))] * 6)
     llm = LLM(backend(), create=fake, backoff=0.001)
     with pytest.raises(FatalLLMError, match="cannot reach the server at http://127.0.0.1:9/v1"):
-        llm.code([{"role": "user", "content": "x"}], _model(), "x")
+        llm.code([{"role": "user", "content": "x"}], _model(), {"ad_text": "x"})
     assert len(fake.calls) == 1
 
 
@@ -128,14 +128,14 @@ def test_refused_after_the_server_answered_is_retried_then_fails_the_ad():
     fake = ScriptedCreate("ok", *[refused] * 6)
     llm = LLM(backend(), create=fake, backoff=0.001, transient_attempts=3)
     ad = "We build retrieval augmented generation systems."
-    llm.code([{"role": "user", "content": f"<ad>\n{ad}\n</ad>"}], _model(), ad)
+    llm.code([{"role": "user", "content": f"<ad>\n{ad}\n</ad>"}], _model(), {"ad_text": ad})
     with pytest.raises(LLMFailure, match="connection error: connection refused"):
-        llm.code([{"role": "user", "content": "<ad>\nother\n</ad>"}], _model(), "other")
+        llm.code([{"role": "user", "content": "<ad>\nother\n</ad>"}], _model(), {"ad_text": "other"})
     assert len(fake.calls) == 1 + 3
 
 
 def _model():
     from pipeline.codebook import load_codebook
-    from pipeline.coding.request import response_model
+    from pipeline.coding.answer import response_model
 
     return response_model(load_codebook())

@@ -12,17 +12,13 @@ from pydantic import BaseModel
 from pipeline import __version__
 from pipeline.ads import Ad
 from pipeline.codebook import Codebook
+from pipeline.coding.answer import response_model, to_coding, validation_context
 from pipeline.coding.examples import ExamplePool
-from pipeline.coding.request import (
-    ad_passages,
-    build_messages,
-    prompt_hash,
-    response_model,
-    to_coding,
-)
+from pipeline.coding.passages import ad_passages
+from pipeline.coding.request import build_messages, prompt_hash
 from pipeline.llm.client import LLM
 from pipeline.llm.faults import LLMFailure
-from pipeline.record import CodedAd, Dropped, Usage
+from pipeline.record import CodedAd, Dropped, Provenance, Usage
 
 
 @dataclass
@@ -61,11 +57,14 @@ def _prepared(ad: Ad, max_chars: int) -> Ad:
 
 @dataclass
 class Request:
-    """What is sent for one ad: the (possibly truncated) ad, messages and response model."""
+    """What is sent for one ad: the (possibly truncated) ad, the messages and the hash of
+    their static part, the response model and the context its validators ground quotes in."""
 
     ad: Ad
     messages: list[dict]
     model_cls: type[BaseModel]
+    prompt_sha256: str
+    context: dict
     example_ids: list[str] = field(default_factory=list)
 
 
@@ -76,7 +75,9 @@ def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Reques
     messages = build_messages(codebook, sent, examples)
     passages = ad_passages(sent.text) if llm.backend.passage_quotes else None
     model_cls = response_model(codebook, llm.backend.max_items, passages)
-    return Request(sent, messages, model_cls, [example.id for example, _ in examples])
+    example_ids = [example.id for example, _ in examples]
+    context = validation_context(sent.text)
+    return Request(sent, messages, model_cls, prompt_hash(messages), context, example_ids)
 
 
 def record_from_answer(
@@ -90,9 +91,9 @@ def record_from_answer(
 ) -> CodedAd:
     """The coding record of a validated answer: grounded, with dropped quotes listed."""
     coding, dropped = to_coding(request.model_cls.model_validate(answer), request.ad, codebook)
-    made = provenance(codebook, llm, prompt_hash(request.messages), options)
+    made = provenance(codebook, llm, request.prompt_sha256, options)
     if request.example_ids:
-        made["examples"] = request.example_ids
+        made.examples = request.example_ids
     return CodedAd(
         **{**dict(coding), "provenance": made, "warnings": list(request.ad.warnings)},
         ungrounded=[Dropped(category=q.category, text=q.text, note=q.note) for q in dropped],
@@ -105,7 +106,7 @@ def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outco
     """Code one ad online; every failure becomes a reason (FatalLLMError stops the run)."""
     request = prepare(ad, codebook, llm, options)
     try:
-        exchange = llm.code(request.messages, request.model_cls, request.ad.text)
+        exchange = llm.code(request.messages, request.model_cls, request.context)
     except LLMFailure as exc:
         return Outcome(ad, reason=str(exc))
     record = record_from_answer(
@@ -116,19 +117,16 @@ def code_one(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Outco
 
 def provenance(
     codebook: Codebook, llm: LLM, prompt_sha: str, options: RunOptions | None = None
-) -> dict:
-    sampled = (
-        {"samples": options.samples, "min_support": options.min_support}
-        if options is not None and options.samples > 1
-        else {}
+) -> Provenance:
+    sampled = options is not None and options.samples > 1
+    return Provenance(
+        model=llm.backend.model,
+        backend=llm.backend.kind,
+        codebook_version=codebook.version,
+        codebook_sha256=codebook.sha256,
+        prompt_sha256=prompt_sha,
+        autocode_version=__version__,
+        temperature=llm.params["temperature"],
+        samples=options.samples if sampled and options else None,
+        min_support=options.min_support if sampled and options else None,
     )
-    return {
-        "model": llm.backend.model,
-        "backend": llm.backend.kind,
-        "codebook_version": codebook.version,
-        "codebook_sha256": codebook.sha256,
-        "prompt_sha256": prompt_sha,
-        "autocode_version": __version__,
-        "temperature": llm.params["temperature"],
-        **sampled,
-    }

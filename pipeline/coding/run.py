@@ -19,7 +19,7 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.coding.cost import cached_prompt_cost, estimate_cost
 from pipeline.coding.one_ad import Outcome, RunOptions, code_one, prepare, provenance
-from pipeline.coding.request import build_messages, prompt_hash
+from pipeline.coding.request import system_prompt_hash
 from pipeline.goldmd.render import render
 from pipeline.llm.client import LLM
 from pipeline.llm.faults import FatalLLMError
@@ -87,14 +87,23 @@ class Run:
         self.already_done = 0  # ads a resumed run finds coded
         self.not_coded: list[str] = []  # ads without a coding when the run ended
         self.status = "running"
+        self._prompt_shas: dict[str, str] = {}
+        self._system_share: float | None = None
+
+    def prompt_sha(self, ad: Ad) -> str:
+        """The hash of the static part of `ad`'s request (it depends on the examples chosen
+        for the ad), taken from its prepared request once per run."""
+        if ad.id not in self._prompt_shas:
+            request = prepare(ad, self.book, self.llm, self.opt)
+            self._prompt_shas[ad.id] = request.prompt_sha256
+            if self._system_share is None:
+                self._system_share = system_share(request.messages)
+        return self._prompt_shas[ad.id]
 
     def expected_provenance(self) -> dict:
         return {
-            ad.id: provenance(
-                self.book,
-                self.llm,
-                prompt_hash(prepare(ad, self.book, self.llm, self.opt).messages),
-                self.opt,
+            ad.id: provenance(self.book, self.llm, self.prompt_sha(ad), self.opt).model_dump(
+                mode="json"
             )
             for ad in self.ads
         }
@@ -252,19 +261,15 @@ class Run:
         atomic_write_text(self.out / "manifest.json", _json(self.manifest()))
 
     def system_share(self) -> float | None:
-        """The system prompt's share of a request's characters (the first ad's), an estimate
-        of its share of the prompt tokens."""
-        if not self.ads:
-            return None
-        messages = prepare(self.ads[0], self.book, self.llm, self.opt).messages
-        total = sum(len(str(m["content"])) for m in messages)
-        return len(str(messages[0]["content"])) / total if total else None
+        """The system prompt's share of the first ad's request (see `system_share`)."""
+        if self.ads:
+            self.prompt_sha(self.ads[0])
+        return self._system_share
 
     def manifest(self) -> dict:
         backend = self.llm.backend
-        sample = self.ads[0] if self.ads else None
         # the system prompt: what every request starts with (examples are chosen per ad)
-        static = prompt_hash(build_messages(self.book, sample)) if sample else None
+        static = system_prompt_hash(self.book) if self.ads else None
         return {
             "tool": "autocode",
             "version": __version__,
@@ -311,6 +316,13 @@ class Run:
             "started": self.started,
             "finished": self.finished,
         }
+
+
+def system_share(messages: list[dict]) -> float | None:
+    """The system prompt's share of a request's characters, an estimate of its share of the
+    prompt tokens."""
+    total = sum(len(str(m["content"])) for m in messages)
+    return len(str(messages[0]["content"])) / total if total else None
 
 
 def _json(value) -> str:

@@ -31,19 +31,19 @@ def sample_key(llm: LLM, messages: list[dict], model_cls: type[BaseModel], sampl
     return key if sample == 0 else hashlib.sha256(f"{key}/sample {sample}".encode()).hexdigest()
 
 
-def _one_by_one(llm, messages, model_cls, ad_text, key) -> Exchange | LLMFailure:
+def _one_by_one(llm, messages, model_cls, context, key) -> Exchange | LLMFailure:
     try:
-        return llm.code(messages, model_cls, ad_text, key=key)
+        return llm.code(messages, model_cls, context, key=key)
     except LLMFailure as exc:
         return exc
 
 
-def _from_one_request(llm, messages, model_cls, ad_text, keys, found) -> None:
+def _from_one_request(llm, messages, model_cls, context, keys, found) -> None:
     """Fill `found` from one request with `n`; a server that refuses `n` (HTTP 400) or
     ignores it leaves samples missing, to be asked for one by one."""
     missing = [i for i, answer in enumerate(found) if answer is None]
     try:
-        answers = llm.ask_choices(messages, model_cls, ad_text, len(missing))
+        answers = llm.ask_choices(messages, model_cls, context, len(missing))
     except LLMFailure as exc:
         answers = [] if exc.status == 400 else [exc] * len(missing)
     for i, answer in zip(missing, answers, strict=False):
@@ -56,7 +56,7 @@ def ask_samples(
     llm: LLM,
     messages: list[dict],
     model_cls: type[BaseModel],
-    ad_text: str,
+    context: dict,
     k: int,
 ) -> list[Exchange | LLMFailure]:
     """K answers, cached ones first. An LLM that replays answers (batch ingest) cannot be
@@ -64,10 +64,10 @@ def ask_samples(
     keys = [sample_key(llm, messages, model_cls, i) for i in range(k)]
     found: list[Exchange | LLMFailure | None] = [llm.cached(key) for key in keys]
     if sum(answer is None for answer in found) > 1 and llm.backend.n_choices:
-        _from_one_request(llm, messages, model_cls, ad_text, keys, found)
+        _from_one_request(llm, messages, model_cls, context, keys, found)
     for i in [i for i, answer in enumerate(found) if answer is None]:
         found[i] = (
-            _one_by_one(llm, messages, model_cls, ad_text, keys[i])
+            _one_by_one(llm, messages, model_cls, context, keys[i])
             if llm.asks_again
             else LLMFailure("the answer holds fewer samples than asked for")
         )
@@ -113,7 +113,7 @@ def code_samples(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> O
     """K samples of one ad and their consensus; the ad fails only when no sample is left."""
     request = prepare(ad, codebook, llm, options)
     answers = ask_samples(
-        llm, request.messages, request.model_cls, request.ad.text, options.samples
+        llm, request.messages, request.model_cls, request.context, options.samples
     )
     samples, failed = [], []
     for index, answer in enumerate(answers):

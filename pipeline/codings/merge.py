@@ -21,7 +21,7 @@ from pipeline.codings.load import coding_set_name, load_codings
 from pipeline.errors import InputError
 from pipeline.goldmd.render import render
 from pipeline.grounding import ground
-from pipeline.record import Coding, consensus_notes, extra_of
+from pipeline.record import Coding, MergeProvenance, consensus_notes
 from pipeline.store import atomic_write_text, write_records
 
 CodingSet = tuple[str, list[Coding]]
@@ -66,7 +66,7 @@ def merge_sets(
     for ad_id in sorted(by_ad):
         names = [name for name, _ in by_ad[ad_id]]
         coding = consensus([c for _, c in by_ad[ad_id]], book, min_support, texts.get(ad_id))
-        coding.provenance = {"merged_from": names, "min_support": min_support}
+        coding.provenance = MergeProvenance(merged_from=names, min_support=min_support)
         merged.append(ground(coding, texts[ad_id]) if ad_id in texts else coding)
     return merged
 
@@ -92,9 +92,7 @@ def manifest(
         "counts": {
             "ads": len(merged),
             "entries_kept": sum(entries),
-            "ads_coded_by_every_set": sum(
-                1 for c in merged if extra_of(c, "n_codings") == len(sets)
-            ),
+            "ads_coded_by_every_set": sum(1 for c in merged if c.n_codings == len(sets)),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }

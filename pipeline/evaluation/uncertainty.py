@@ -21,7 +21,7 @@ import numpy as np
 
 from pipeline.codebook import Codebook
 from pipeline.matching import AdMatch, coded_categories, tool_sets
-from pipeline.record import Coding, extra_of
+from pipeline.record import Coding
 
 LEVEL = 0.95
 FIGURES = (
@@ -205,9 +205,9 @@ def precision_by_support(partial: Sequence[AdMatch]) -> dict[str, dict] | None:
     misses: Counter[int | None] = Counter()
     for match in partial:
         for _, pred in match.matched:
-            hits[extra_of(pred, "support")] += 1
+            hits[pred.support] += 1
         for pred in match.extra:
-            misses[extra_of(pred, "support")] += 1
+            misses[pred.support] += 1
     levels = sorted(k for k in (hits.keys() | misses.keys()) if k is not None)
     if not levels:
         return None

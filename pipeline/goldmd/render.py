@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from pipeline.codebook import Codebook
-from pipeline.record import Coding, Quote, Tool, extra_of
+from pipeline.record import Coding, Quote, Tool
 
 __all__ = ["GOLD_KIND", "render", "render_review_notes"]
 
@@ -44,14 +44,14 @@ def _suffix(note: str | None) -> str:
 
 def _support(entry: Quote | Tool, n_codings: int | None) -> str:
     """` (support k/n)` for an entry of a consensus found in fewer than all its codings."""
-    support = extra_of(entry, "support")
+    support = entry.support
     if not n_codings or support is None or support == n_codings:
         return ""
     return f" (support {support}/{n_codings})"
 
 
 def _category_block(coding: Coding, cat_id: str, name: str) -> list[str]:
-    n = extra_of(coding, "n_codings")
+    n = coding.n_codings
     entries = [
         f'  - "{q.text}"{_suffix(q.note)}{_support(q, n)}'
         for q in coding.quotes
@@ -90,7 +90,7 @@ def render(
         _intro(coding, draft_model),
         "",
     ]
-    n_codings = extra_of(coding, "n_codings")
+    n_codings = coding.n_codings
     if n_codings and n_codings > 1:  # one coding: nothing to mark
         lines += [
             f"Consensus of {n_codings} codings: an entry in fewer than {n_codings} of "

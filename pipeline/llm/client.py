@@ -265,11 +265,13 @@ class LLM:
         self,
         messages: list[dict],
         model_cls: type[BaseModel],
-        ad_text: str,
+        context: dict,
         key: str | None = None,
     ) -> Exchange:
         """One validated answer (re-asked as needed), from the cache under `key` (default:
-        the hash of the request) when it is there."""
+        the hash of the request) when it is there. `context` is what the response model's
+        validators read (the answer side builds it); the re-ask budget and the attempt count
+        are added here."""
         key = key or self.cache_key(messages, model_cls)
         hit = self.cached(key)
         if hit is not None:
@@ -287,7 +289,7 @@ class LLM:
         patched = instructor.patch(
             create=counted_create, mode=instructor.Mode[self.backend.mode.upper()]
         )
-        context = ValidationContext(ad_text=ad_text, max_retries=self.max_retries, state=state)
+        context = ValidationContext(context, max_retries=self.max_retries, state=state)
         try:
             answer = patched(
                 response_model=_for_instructor(model_cls),
@@ -305,7 +307,7 @@ class LLM:
         return exchange
 
     def ask_choices(
-        self, messages: list[dict], model_cls: type[BaseModel], ad_text: str, n: int
+        self, messages: list[dict], model_cls: type[BaseModel], context: dict, n: int
     ) -> list[Exchange | LLMFailure]:
         """n answers from one request with `n: n`, each validated on its own; no re-ask (one
         choice cannot be re-asked alone), so ungrounded quotes are kept to be dropped later.
@@ -322,10 +324,12 @@ class LLM:
         for index, choice in enumerate(completion.choices[:n]):
             one = completion.model_copy(update={"choices": [choice]})
             state["refusal"] = refusal_of(one)
-            context = {"ad_text": ad_text, "max_retries": 0, "state": state}
+            validation = {**context, "max_retries": 0, "state": state}
             try:
                 answer = schema.from_response(
-                    one, validation_context=context, mode=instructor.Mode[self.backend.mode.upper()]
+                    one,
+                    validation_context=validation,
+                    mode=instructor.Mode[self.backend.mode.upper()],
                 )
             except Exception as exc:  # noqa: BLE001 - this sample fails, the others count
                 reason = self.failure(exc, state)

@@ -76,7 +76,7 @@ class CodingSet:
 
 def model_of(codings: list[Coding]) -> str | None:
     """The one model that drafted every coding of a set, else None (gold, or mixed)."""
-    models = {(c.provenance or {}).get("model") for c in codings}
+    models = {c.drafted_by for c in codings}
     return models.pop() if len(models) == 1 else None
 
 
@@ -180,9 +180,9 @@ def _coder_line(cset: CodingSet) -> str:
     found = {
         k: sorted(
             {
-                str(c.provenance[k])
+                str(getattr(c.provenance, k))
                 for c in cset.codings
-                if c.provenance and c.provenance.get(k) is not None
+                if getattr(c.provenance, k, None) is not None
             }
         )
         for k in keys

@@ -19,7 +19,7 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.grounding import ground
 from pipeline.matching import REVIEW_MODE, match_ad, tool_key
-from pipeline.record import Coding, Quote, extra_of
+from pipeline.record import Coding, Quote
 
 # ------------------------------------------------------------------ segmentation
 
@@ -111,7 +111,7 @@ def _item(key: str, quote: Quote, ad_text: str | None, match=None, partner=None,
         gold_text,
         passage,
         gold,
-        support=extra_of(quote, "support"),
+        support=quote.support,
     )
 
 
@@ -136,7 +136,7 @@ def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
     """Tools, marked by (name, category) as `autocode eval` counts them, when gold is given."""
     if gold is None:
         return [
-            ToolItem(t.category, t.name, t.note, support=extra_of(t, "support")) for t in pred.tools
+            ToolItem(t.category, t.name, t.note, support=t.support) for t in pred.tools
         ]
     key = lambda t: (tool_key(t.name), t.category)  # noqa: E731
     gold_keys, pred_keys = {key(t) for t in gold.tools}, {key(t) for t in pred.tools}
@@ -146,7 +146,7 @@ def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
             t.name,
             t.note,
             "matched" if key(t) in gold_keys else "extra",
-            support=extra_of(t, "support"),
+            support=t.support,
         )
         for t in pred.tools
     ]
@@ -252,7 +252,7 @@ def _counts(items: list[Item], tools: list[ToolItem], draft: Draft) -> dict:
 def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) -> dict:
     """Everything one ad's page shows."""
     pred, text = draft.coding, ad.text if ad else None
-    colours, n_codings = category_colours(book), extra_of(draft.coding, "n_codings")
+    colours, n_codings = category_colours(book), draft.coding.n_codings
     items, tools = quote_items(pred, gold, text), tool_items(pred, gold)
     shown = sorted(
         {it.category for it in items if it.span},
@@ -289,6 +289,6 @@ def ad_page(draft: Draft, ad: Ad | None, gold: Coding | None, book: Codebook) ->
 def consensus_view(coding: Coding) -> dict:
     """How sure a consensus draft is: codings merged, profile support and tie, agreement."""
     return {
-        key: extra_of(coding, key)
+        key: getattr(coding, key)
         for key in ("n_codings", "profile_support", "profile_tie", "agreement")
     }

@@ -29,7 +29,7 @@ from pipeline.codings.load import read_coded_leniently, read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd.parse import parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
-from pipeline.record import Coding, extra_of
+from pipeline.record import Coding
 from pipeline.resources import packaged
 from pipeline.review.index import charts, index_row, page_names, run_summary
 from pipeline.review.pages import Draft, ad_page
@@ -226,7 +226,7 @@ def lowest_agreement_first(drafts: list[Draft]) -> list[Draft]:
     """Consensus drafts by agreement among their codings, lowest first; the others after."""
 
     def key(draft: Draft) -> tuple[bool, float]:
-        agreement = extra_of(draft.coding, "agreement")
+        agreement = draft.coding.agreement
         return agreement is None, agreement if agreement is not None else 0.0
 
     return sorted(drafts, key=key)

@@ -213,12 +213,8 @@ def build_report(inp: StatsInput) -> Report:
 def _models(source: CodingSource) -> list[str]:
     if source.manifest and source.manifest.get("model"):
         return [str(source.manifest["model"])]
-    models = {
-        str((c.provenance or {}).get("model"))
-        for c in source.codings
-        if (c.provenance or {}).get("model")
-    }
-    return sorted(models)
+    models = {c.drafted_by for c in source.codings if c.drafted_by}
+    return sorted(models)  # type: ignore[type-var]
 
 
 def codebook_warnings(inp: StatsInput) -> list[str]:
