@@ -3,6 +3,9 @@ passages are listed, missing sides and undefined ratios are handled, Markdown sh
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 
 import pytest
@@ -113,3 +116,28 @@ def test_markdown_section_shows_gaps_rows_and_both_reasonings():
     assert "coded less often than the coder: 1.A.1" in text and "(-1)" in text
     assert "“Team \\| player”" in text  # a pipe cannot break the table
     assert "- coder: Only A." in text and "- model: Sales." in text
+
+
+def test_the_tools_listed_do_not_depend_on_the_hash_seed():
+    # more spurious tools than are listed: which ones are shown must not vary between runs
+    script = (
+        "from pipeline.codebook import load_codebook\n"
+        "from pipeline.evaluation.scores import evaluate\n"
+        "from pipeline.record import Coding, Tool\n"
+        "book = load_codebook(None)\n"
+        "cat = book.ids_of_kind('tools')[0]\n"
+        "tools = [Tool(category=cat, name=f'tool {i}') for i in range(12)]\n"
+        "pred = Coding(ad_id='a', tools=tools)\n"
+        "print(evaluate([Coding(ad_id='a')], [pred], book)['calibration'])\n"
+    )
+    shown = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(shown) == 1

@@ -8,7 +8,7 @@ import krippendorff
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sklearn.metrics import cohen_kappa_score
+from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from pipeline.codebook import load_codebook
 from pipeline.evaluation.measures import cohen_kappa, krippendorff_alpha, prf
@@ -153,6 +153,8 @@ def test_presence_agrees_with_reference_packages(ads):
         cells[0] += g
         cells[1] += p
         assert (result["gold"], result["pred"]) == (sum(g), sum(p))
+        (tn, fp), (fn, tp) = confusion_matrix(g, p, labels=[0, 1])
+        assert result["cells"] == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
         if len(set(g) | set(p)) == 1:
             assert result["kappa"] is None
         else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from scipy.stats import binomtest
 from stats_corpus import corpus
 
+from pipeline.errors import InputError
 from pipeline.evaluation.render import write_json
 from pipeline.evaluation.scores import evaluate
 from pipeline.record import Coding, Quote
@@ -217,6 +219,16 @@ def test_validation_is_read_back_from_an_eval_json_report(tmp_path, codebook):
     assert validation[b] == Validation(tp=4, fn=1, fp=1, tn=4)
     assert validation[c] == Validation(tp=0, fn=0, fp=0, tn=10)
     assert set(validation) == set(codebook.categories)
+
+
+def test_an_eval_report_without_presence_cells_asks_for_a_new_one(tmp_path, codebook):
+    path = tmp_path / "eval.json"
+    report = evaluate([_coding("g", [])], [_coding("g", [])], codebook)
+    a = codebook.ids_of_kind("quotes")[0]
+    del report["presence"]["per_category"][a]["cells"]  # as autocode wrote it before the cells
+    write_json(report, path)
+    with pytest.raises(InputError, match=rf"per_category\.{re.escape(a)}\.cells: needs counts"):
+        read_validation(path, codebook)
 
 
 def test_an_eval_report_with_no_paired_ads_validates_nothing(tmp_path, codebook):

@@ -130,7 +130,9 @@ def test_refused_after_the_server_answered_is_retried_then_fails_the_ad():
     ad = "We build retrieval augmented generation systems."
     llm.code([{"role": "user", "content": f"<ad>\n{ad}\n</ad>"}], _model(), {"ad_text": ad})
     with pytest.raises(LLMFailure, match="connection error: connection refused"):
-        llm.code([{"role": "user", "content": "<ad>\nother\n</ad>"}], _model(), {"ad_text": "other"})
+        llm.code(
+            [{"role": "user", "content": "<ad>\nother\n</ad>"}], _model(), {"ad_text": "other"}
+        )
     assert len(fake.calls) == 1 + 3
 
 

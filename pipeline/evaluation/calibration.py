@@ -42,7 +42,7 @@ def _tool_counts(pairs: Sequence[tuple[Coding, Coding]]) -> dict[str, dict]:
     for gold, pred in pairs:
         g = {(t.category, tool_key(t.name)): t.name for t in gold.tools}
         p = {(t.category, tool_key(t.name)): t.name for t in pred.tools}
-        for key in g.keys() | p.keys():
+        for key in sorted(g.keys() | p.keys()):  # a set's order changes from run to run
             e = out.setdefault(key[0], {"tp": 0, "fn": 0, "fp": 0, "missed": [], "spurious": []})
             side = "tp" if key in g and key in p else "fn" if key in g else "fp"
             e[side] += 1

@@ -126,6 +126,13 @@ def quote_scores(matches: Mapping[str, list[AdMatch]], book: Codebook) -> dict:
 # -------------------------------------------------------------------- presence
 
 
+def presence_cells(gold: Sequence[int], pred: Sequence[int]) -> dict[str, int]:
+    """The 2 x 2 table of one category's presence: gold coded it and the prediction did (tp),
+    only the prediction (fp), only gold (fn), neither (tn). Corrected prevalences use it."""
+    pairs = Counter(zip(gold, pred, strict=True))
+    return {"tp": pairs[1, 1], "fp": pairs[0, 1], "fn": pairs[1, 0], "tn": pairs[0, 0]}
+
+
 def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -> dict:
     """Per category kappa on "coded at least once"; macro mean; alpha over all cells."""
     coded = [(coded_categories(g), coded_categories(p)) for g, p in pairs]
@@ -146,6 +153,7 @@ def presence_agreement(pairs: Sequence[tuple[Coding, Coding]], book: Codebook) -
             if gold
             else None,
             "kappa": cohen_kappa(gold, pred),
+            "cells": presence_cells(gold, pred),
         }
     defined = [v["kappa"] for v in per_category.values() if v["kappa"] is not None]
     return {

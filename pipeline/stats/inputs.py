@@ -209,22 +209,16 @@ def _group(table: AdsTable, ad_id: str, by: By) -> str:
 
 
 def _cells(entry: object, where: str) -> Validation:
-    """The 2 x 2 presence table of one category from n, gold, pred and agreement."""
-    if isinstance(entry, dict) and entry.get("n") == 0:  # no paired ads: agreement is null
-        return Validation(tp=0, fn=0, fp=0, tn=0)
-    if not isinstance(entry, dict) or not all(
-        isinstance(entry.get(k), (int, float)) for k in ("n", "gold", "pred", "agreement")
+    """The 2 x 2 presence table of one category, as the eval report counted it."""
+    cells = entry.get("cells") if isinstance(entry, dict) else None
+    if not isinstance(cells, dict) or not all(
+        isinstance(cells.get(k), int) and cells[k] >= 0 for k in ("tp", "fp", "fn", "tn")
     ):
-        raise InputError(f"{where}: needs numbers n, gold, pred and agreement")
-    n, gold, pred = int(entry["n"]), int(entry["gold"]), int(entry["pred"])
-    agree = round(entry["agreement"] * n)
-    # agree = tp + tn and gold + pred - n = tp - tn, so:
-    tp2 = agree + gold + pred - n
-    tp = tp2 // 2
-    cells = Validation(tp=tp, fn=gold - tp, fp=pred - tp, tn=n - gold - pred + tp)
-    if tp2 % 2 or min(cells.tp, cells.fn, cells.fp, cells.tn) < 0:
-        raise InputError(f"{where}: n, gold, pred and agreement do not fit together")
-    return cells
+        raise InputError(
+            f"{where}.cells: needs counts tp, fp, fn and tn (a report of an older autocode: "
+            "run `autocode eval --json` again)"
+        )
+    return Validation(tp=cells["tp"], fn=cells["fn"], fp=cells["fp"], tn=cells["tn"])
 
 
 def read_validation(path: Path, book: Codebook) -> dict[str, Validation]:
