@@ -27,7 +27,8 @@ from pipeline.codebook import Codebook
 from pipeline.coding.one_ad import RunOptions, code_one, prepare
 from pipeline.coding.run import Run
 from pipeline.llm.backend import BACKEND_DEFAULTS
-from pipeline.llm.client import LLM, DiskCache
+from pipeline.llm.cache import DiskCache
+from pipeline.llm.client import LLM
 from pipeline.llm.embedded import embedded_server
 from pipeline.llm.llamacpp import json_object_schema
 

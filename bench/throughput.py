@@ -23,7 +23,8 @@ from pipeline.codebook import Codebook
 from pipeline.coding.one_ad import RunOptions, code_one
 from pipeline.coding.run import Run
 from pipeline.llm.backend import BACKEND_DEFAULTS, Backend
-from pipeline.llm.client import LLM, DiskCache
+from pipeline.llm.cache import DiskCache
+from pipeline.llm.client import LLM
 
 ROOT = Path(__file__).resolve().parent.parent
 

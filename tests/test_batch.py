@@ -13,10 +13,12 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.ads import read_ads
+from pipeline.batch import ingest
 from pipeline.batch import requests as batch_mod
 from pipeline.cli import main
 from pipeline.codebook import load_codebook
 from pipeline.coding.one_ad import RunOptions, prepare
+from pipeline.errors import InputError
 from pipeline.llm.backend import OPENAI_URL, Backend
 from pipeline.llm.client import LLM
 from tests.servers.batchserver import BatchServer
@@ -182,7 +184,7 @@ def test_request_files_split_past_the_size_limit(tmp_path):
     assert all(p.stat().st_size <= 2 * size + 5 for p, _ in written)
     one = batch_mod.write_request_files(iter(lines), tmp_path / "one.jsonl")
     assert [(p.name, n) for p, n in one] == [("one.jsonl", 5)]
-    with pytest.raises(batch_mod.InputError, match="alone is"):
+    with pytest.raises(InputError, match="alone is"):
         batch_mod.write_request_files(iter(lines), tmp_path / "tiny.jsonl", max_bytes=size - 1)
     assert not (tmp_path / "tiny.jsonl").exists() and not list(tmp_path.glob(".*.tmp"))
 
@@ -365,7 +367,7 @@ def test_ingest_again_keeps_what_is_coded_and_codes_new_results(online_and_batch
                 "response": {"status_code": 200, "body": {"id": "x"}},
                 "error": None,
             },
-            batch_mod.Result("a", completion={"id": "x"}),
+            ingest.Result("a", completion={"id": "x"}),
         ),
         (
             {
@@ -373,7 +375,7 @@ def test_ingest_again_keeps_what_is_coded_and_codes_new_results(online_and_batch
                 "response": {"status_code": 429, "body": {"error": {"message": "slow"}}},
                 "error": None,
             },
-            batch_mod.Result("a", reason="HTTP 429: slow"),
+            ingest.Result("a", reason="HTTP 429: slow"),
         ),
         (
             {
@@ -381,13 +383,13 @@ def test_ingest_again_keeps_what_is_coded_and_codes_new_results(online_and_batch
                 "response": None,
                 "error": {"code": "batch_expired", "message": "late"},
             },
-            batch_mod.Result("a", reason="batch error (batch_expired): late"),
+            ingest.Result("a", reason="batch error (batch_expired): late"),
         ),
     ],
     ids=["answer", "http-error", "error-object"],
 )
 def test_parse_result(line, expected):
-    assert batch_mod.parse_result(line) == expected
+    assert ingest.parse_result(line) == expected
 
 
 @pytest.mark.parametrize(
@@ -400,7 +402,7 @@ def test_parse_result(line, expected):
 )
 def test_parse_result_refuses_other_lines(line):
     with pytest.raises(ValueError):
-        batch_mod.parse_result(line)
+        ingest.parse_result(line)
 
 
 def test_ingest_reports_bad_lines_missing_ads_and_prefers_answers(tmp_path):

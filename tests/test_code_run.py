@@ -12,7 +12,8 @@ from pipeline.ads import Ad, read_ads
 from pipeline.coding.one_ad import RunOptions, code_one, prepare
 from pipeline.coding.run import Run
 from pipeline.goldmd.parse import parse
-from pipeline.llm.client import LLM, DiskCache
+from pipeline.llm.cache import DiskCache
+from pipeline.llm.client import LLM
 from pipeline.llm.faults import FatalLLMError
 
 REPO = Path(__file__).resolve().parents[1]

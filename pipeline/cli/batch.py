@@ -65,7 +65,7 @@ def offline_setup(
 ):
     """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
     from pipeline.batch.requests import offline_llm
-    from pipeline.llm.backend import BACKEND_DEFAULTS, batch_backend
+    from pipeline.llm.backend import batch_backend
 
     sampled = sampling(temperature, samples, min_support)
     inputs = read_run_inputs(ads, **read)
@@ -79,8 +79,7 @@ def offline_setup(
         min_support=min_support,
     )
     backend = batch_backend(model, mode)
-    tokens = BACKEND_DEFAULTS[backend.kind]["max_tokens"] if max_tokens is None else max_tokens
-    return inputs, options, offline_llm(backend, sampled["temperature"], tokens)
+    return inputs, options, offline_llm(backend, sampled["temperature"], max_tokens)
 
 
 @command.command("prepare")
@@ -272,19 +271,18 @@ def ingest_cmd(
       autocode batch ingest results.jsonl --ads raw/ --out drafts/
       autocode batch ingest results-*.jsonl --ads ads.jsonl --out coded/ --reask
     """
-    from pipeline.batch.requests import BatchCoder, BatchRun, check_requests, online_llm
+    from pipeline.batch.ingest import BatchCoder, BatchRun, check_requests, reask_llm
     from pipeline.cli.code import execute
-    from pipeline.llm.backend import BACKEND_DEFAULTS
+    from pipeline.llm.backend import settings_of
 
     inputs, options, llm = offline_setup(ads, out, refresh=refresh, prices=prices, **common)
     found = read_batch_results(list(results), {ad.id for ad in inputs.batch.ads})
     if requests:
         check_requests(list(requests), inputs.batch.ads, inputs.book, llm, options)
-    defaults = BACKEND_DEFAULTS[llm.backend.kind]
-    online = None
-    if reask:
-        online = online_llm(llm, cache_dir, refresh, max_retries, timeout)
-    options.concurrency = concurrency or (defaults["concurrency"] if reask else 1)
+    online = reask_llm(llm, cache_dir, refresh, max_retries, timeout) if reask else None
+    # replaying answers needs no concurrency; re-asking online takes the backend's default
+    default = settings_of(llm.backend.kind, concurrency=None)["concurrency"] if reask else 1
+    options.concurrency = concurrency or default
     coder = BatchCoder(found, ", ".join(map(str, results)), online)
     run = BatchRun(
         inputs.batch.ads,
@@ -300,7 +298,7 @@ def ingest_cmd(
 
 def read_batch_results(paths: list[Path], ad_ids: set[str]) -> dict:
     """The batch's results by ad id; unreadable lines and unknown ads are warnings."""
-    from pipeline.batch.requests import read_results
+    from pipeline.batch.ingest import read_results
 
     found, problems = read_results(paths)
     for problem in problems:

@@ -101,7 +101,7 @@ def command(
     temperature = sampling(temperature, samples, min_support)["temperature"]
     given = {k: options.pop(k) for k in ("concurrency", "timeout", "max_retries", "max_tokens")}
     inputs = read_run_inputs(ads, **options)
-    llm, concurrency = online_llm(model, mode, temperature, refresh, cache_dir, given)
+    llm, concurrency = chosen_llm(model, mode, temperature, refresh, cache_dir, given)
     run_options = run_options_of(
         inputs,
         out,
@@ -137,25 +137,17 @@ def run_options_of(inputs, out, prices, **given):
     )
 
 
-def online_llm(model, mode, temperature, refresh, cache_dir, given: dict):
+def chosen_llm(model, mode, temperature, refresh, cache_dir, given: dict):
     """The LLM of the chosen backend, and the concurrency; settings not given are the
     backend's defaults."""
-    from pipeline.llm.backend import BACKEND_DEFAULTS, choose_backend
-    from pipeline.llm.client import LLM, DiskCache
+    from pipeline.llm.backend import choose_backend, settings_of
+    from pipeline.llm.client import online_llm
     from pipeline.llm.embedded import embedded_backend
 
     backend = choose_backend(model, mode) or embedded_backend()
-    settings = {k: BACKEND_DEFAULTS[backend.kind][k] if v is None else v for k, v in given.items()}
-    concurrency = settings.pop("concurrency")
-    llm = LLM(
-        backend,
-        cache=DiskCache(cache_dir),
-        temperature=temperature,
-        refresh=refresh,
-        backoff=env_seconds("AUTOCODE_BACKOFF", 1.0),
-        **settings,
-    )
-    return llm, concurrency
+    concurrency = settings_of(backend.kind, concurrency=given.pop("concurrency"))["concurrency"]
+    backoff = env_seconds("AUTOCODE_BACKOFF", 1.0)
+    return online_llm(backend, cache_dir, temperature, refresh, backoff, **given), concurrency
 
 
 def execute(run, title: str) -> int:

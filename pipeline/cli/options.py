@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.llm.backend import MODES
+from pipeline.llm.backend import MODES, TEMPERATURE_WITH_SAMPLES, temperature_for
 
 PathArg = click.Path(exists=True, path_type=Path)
 Folder = click.Path(file_okay=False, path_type=Path)
@@ -58,7 +58,8 @@ sampling_options = stack(
     click.option(
         "--temperature",
         type=float,
-        help="Sampling temperature [default: 0; 0.7 with --samples above 1].",
+        help="Sampling temperature "
+        f"[default: 0; {TEMPERATURE_WITH_SAMPLES} with --samples above 1].",
     ),
     click.option(
         "--samples",
@@ -177,14 +178,13 @@ prices_option = click.option(
 
 
 def sampling(temperature: float | None, samples: int, min_support: int | None) -> dict:
-    """The run's temperature (0.7 by default with several samples), samples and support."""
+    """The run's temperature (`temperature_for`), samples and support."""
     from pipeline.errors import InputError
 
     if min_support is not None and min_support > samples:
         raise InputError(f"--min-support {min_support} is more than --samples {samples}")
-    default = 0.7 if samples > 1 else 0.0
     return {
-        "temperature": default if temperature is None else temperature,
+        "temperature": temperature_for(samples, temperature),
         "samples": samples,
         "min_support": min_support,
     }

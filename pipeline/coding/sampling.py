@@ -23,8 +23,6 @@ from pipeline.llm.client import LLM, Exchange
 from pipeline.llm.faults import LLMFailure
 from pipeline.record import CodedAd, Dropped, Usage
 
-TEMPERATURE_WITH_SAMPLES = 0.7  # the default when K > 1: identical samples would say nothing
-
 
 def sample_key(llm: LLM, messages: list[dict], model_cls: type[BaseModel], sample: int) -> str:
     key = llm.cache_key(messages, model_cls)

@@ -24,6 +24,24 @@ BACKEND_DEFAULTS: dict[str, dict[str, Any]] = {
     "openai": {"concurrency": 8, "timeout": 120.0, "max_retries": 2, "max_tokens": 4096},
 }
 
+# The temperature with several samples per ad (K > 1) unless one is given: identical samples
+# would say nothing about how sure the model is. A single coding is made at 0.
+TEMPERATURE_WITH_SAMPLES = 0.7
+
+
+def temperature_for(samples: int, given: float | None) -> float:
+    """The run's temperature: the one given, else 0 (one sample) or TEMPERATURE_WITH_SAMPLES."""
+    if given is not None:
+        return given
+    return TEMPERATURE_WITH_SAMPLES if samples > 1 else 0.0
+
+
+def settings_of(kind: str, **given) -> dict[str, Any]:
+    """Each setting given (concurrency, timeout, max_retries, max_tokens), else the default
+    of the backend `kind`: the one place a backend's defaults meet the options."""
+    defaults = BACKEND_DEFAULTS[kind]
+    return {name: defaults[name] if value is None else value for name, value in given.items()}
+
 
 @dataclass
 class Backend:

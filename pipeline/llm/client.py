@@ -23,7 +23,8 @@ from pydantic import BaseModel, ValidationError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
 from pipeline.llm.answer_bound import longest
-from pipeline.llm.backend import Backend
+from pipeline.llm.backend import Backend, settings_of
+from pipeline.llm.cache import DiskCache
 from pipeline.llm.connection import UNREACHABLE, connection_fault
 from pipeline.llm.faults import (
     FATAL_STATUS,
@@ -38,7 +39,6 @@ from pipeline.llm.faults import (
     refusal_of,
 )
 from pipeline.llm.llamacpp import json_object_schema
-from pipeline.store import atomic_write_text
 
 UNBOUNDED_MAX_TOKENS = 4096  # max_tokens None with a schema that does not bound its answer
 
@@ -100,27 +100,24 @@ def _for_instructor(model_cls: type[BaseModel]) -> type[BaseModel]:
     return wrapped
 
 
-class DiskCache:
-    """One JSON file per exchange, keyed by the hash of everything that shapes it."""
-
-    def __init__(self, folder: Path | None):
-        self.folder = Path(folder) if folder else None
-
-    def path(self, key: str) -> Path:
-        assert self.folder is not None  # only called when there is a folder
-        return self.folder / key[:2] / f"{key}.json"
-
-    def get(self, key: str) -> dict | None:
-        if not self.folder or not self.path(key).exists():
-            return None
-        try:
-            return json.loads(self.path(key).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            return None  # a damaged entry is a miss, not an error
-
-    def put(self, key: str, value: dict) -> None:
-        if self.folder:
-            atomic_write_text(self.path(key), json.dumps(value, ensure_ascii=False))
+def online_llm(
+    backend: Backend,
+    cache_dir: Path | None,
+    temperature: float,
+    refresh: bool = False,
+    backoff: float = 1.0,
+    **given,
+) -> LLM:
+    """The LLM that codes online through `backend`, with its cache; each of timeout,
+    max_retries and max_tokens given, else the backend's default."""
+    return LLM(
+        backend,
+        cache=DiskCache(cache_dir),
+        temperature=temperature,
+        refresh=refresh,
+        backoff=backoff,
+        **settings_of(backend.kind, **given),
+    )
 
 
 def _usage_of(completion) -> dict:
