@@ -77,7 +77,7 @@ def bootstrap_seconds(coded_dir: Path, pred: Path, texts: Path, runs: int = 3) -
 
     book = load_codebook(None)
     pairing = pair_codings(load_codings(coded_dir, book), load_codings(pred, book))
-    ad_texts, _ = load_ad_texts(texts, [g.ad_id for g, _ in pairing.paired])
+    ad_texts, _, _ = load_ad_texts(texts, [g.ad_id for g, _ in pairing.paired])
     matches = match_all(pairing.paired, ad_texts)
     times = []
     for _ in range(runs):

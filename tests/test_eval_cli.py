@@ -101,6 +101,26 @@ def test_cli_reads_codings_jsonl_like_the_markdown(pred_dir, tmp_path):
     assert reports[0] == reports[1]
 
 
+def test_ads_from_a_jsonl_table_score_as_the_folder_of_the_same_ads(pred_dir, tmp_path):
+    table = tmp_path / "ads.jsonl"
+    rows = [
+        {"id": p.stem, "text": p.read_text(encoding="utf-8")}
+        for p in sorted((REPO / "raw").iterdir())
+    ]
+    table.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    reports, warnings = [], []
+    for ads in (["--ads", str(REPO / "raw")], ["--ads", str(table), "--text-field", "text"]):
+        out = tmp_path / "report.json"
+        result = run("--pred", str(pred_dir), *ads, "--json", str(out))
+        assert result.exit_code == 0, result.output
+        reports.append(json.loads(out.read_text()))
+        warnings.append([line for line in result.stderr.splitlines() if "no ad text" in line])
+    assert reports[0] == reports[1]
+    assert warnings[1] == [
+        f"autocode: no ad text for 769_klm in {table}; partial matching for it uses word tokens"
+    ]
+
+
 @pytest.mark.parametrize(
     "line, message",
     [

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import ExistingFolder, PathArg, codebook_option, report_options, warn
+from pipeline.cli.options import (
+    ExistingFolder,
+    PathArg,
+    codebook_option,
+    report_options,
+    table_fields,
+    table_options,
+    warn,
+)
 
 
 @click.command("eval")
@@ -20,9 +28,11 @@ from pipeline.cli.options import ExistingFolder, PathArg, codebook_option, repor
 )
 @click.option(
     "--ads",
-    type=ExistingFolder,
-    help="Folder of <id>.txt ads: partial quote matching then uses character spans.",
+    type=PathArg,
+    help="The coded ads (folder, .jsonl or .csv, as `code` reads them): partial quote "
+    "matching then uses character spans.",
 )
+@table_options
 @report_options
 @click.option(
     "--min-kappa",
@@ -46,6 +56,8 @@ def command(
     gold: Path,
     pred: Path,
     ads: Path | None,
+    id_field: str,
+    text_fields: tuple[str, ...],
     json_path: Path | None,
     markdown_path: Path | None,
     min_kappa: float | None,
@@ -73,7 +85,8 @@ def command(
     from pipeline.store import atomic_write_text
 
     book = load_codebook(codebook_path)
-    report = load_and_evaluate(gold, pred, ads, book, warn=warn, n_boot=n_boot, seed=seed)
+    fields = table_fields(id_field, text_fields)
+    report = load_and_evaluate(gold, pred, ads, book, warn, n_boot, seed, fields)
     # Files first: a closed stdout (e.g. piped into head) must not cost the report.
     if json_path:
         write_json(report, json_path)

@@ -6,26 +6,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pipeline.ads import TableFields, read_ads
 from pipeline.codebook import Codebook
 from pipeline.codings.load import load_codings, load_markdown_dir
-from pipeline.errors import InputError
 from pipeline.evaluation.scores import match_all, pair_codings, score_report
 from pipeline.evaluation.uncertainty import ad_counts, intervals, precision_by_support
 from pipeline.record import Coding
 
 
-def load_ad_texts(folder: Path, ad_ids: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Texts of <id>.txt for the given ids, and the ids that have none."""
-    texts, missing = {}, []
-    for ad_id in ad_ids:
-        path = Path(folder) / f"{ad_id}.txt"
-        try:
-            texts[ad_id] = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            missing.append(ad_id)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read ad text: {exc}") from None
-    return texts, missing
+def load_ad_texts(
+    ads: Path, ad_ids: list[str], fields: TableFields | None = None
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """The texts of the given ads, read as `code` reads them (a folder, .jsonl or .csv), the
+    ids that have none, and the problems met reading them."""
+    wanted = set(ad_ids)
+    batch = read_ads([ads], fields)
+    texts = {ad.id: ad.text for ad in batch.ads if ad.id in wanted}
+    return texts, [i for i in ad_ids if i not in texts], batch.problems
 
 
 def load_and_evaluate(
@@ -36,22 +33,22 @@ def load_and_evaluate(
     warn,
     n_boot: int = 1000,
     seed: int = 0,
+    fields: TableFields | None = None,
 ) -> dict:
     """Read gold, predictions and ad texts, and score them, with bootstrap intervals of
-    `n_boot` resamples (0: none); `warn` gets each Markdown line that could not be placed
-    and each missing ad text."""
+    `n_boot` resamples (0: none); `warn` gets each Markdown line that could not be placed,
+    each problem reading the ads and each missing ad text."""
     gold_codings = load_markdown_dir(gold, book, warn)
     pred_codings = load_codings(pred, book, warn=warn)
     texts = None
     if ads:
         # Only paired ads are scored, so only their texts matter (and their absence).
         paired = sorted({c.ad_id for c in gold_codings} & {c.ad_id for c in pred_codings})
-        texts, missing = load_ad_texts(ads, paired)
+        texts, missing, problems = load_ad_texts(ads, paired, fields)
+        for problem in problems:
+            warn(problem)
         for ad_id in missing:
-            warn(
-                f"no ad text at {Path(ads) / (ad_id + '.txt')}; "
-                f"partial matching for {ad_id} uses word tokens"
-            )
+            warn(f"no ad text for {ad_id} in {ads}; partial matching for it uses word tokens")
     return evaluate_with_intervals(gold_codings, pred_codings, book, texts, n_boot, seed)
 
 
