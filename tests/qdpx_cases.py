@@ -8,8 +8,8 @@ from pathlib import Path
 
 from pipeline.ads import Ad, read_ads
 from pipeline.codebook import Codebook
-from pipeline.codings.load import load_codings
-from pipeline.qdpx.export import CodingSet, build_project, write_qdpx
+from pipeline.codings.load import CodingSet, load_codings
+from pipeline.qdpx.export import build_project, write_qdpx
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx
 from pipeline.record import Coding

@@ -12,6 +12,7 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
 from pipeline.codebook import load_codebook
+from pipeline.codings.load import CodingSet
 from pipeline.evaluation.measures import fleiss_kappa, nominal_alpha
 from pipeline.evaluation.reliability import agree
 from pipeline.evaluation.scores import evaluate
@@ -48,13 +49,13 @@ def coders() -> list[tuple[str, list[Coding]]]:
         if cat not in {q.category for q in third[0].quotes}
     )
     third[0].quotes.append(Quote(category=extra, text="an added passage"))
-    return [("gold", first), ("second", second), ("third", third)]
+    return [CodingSet("gold", first), CodingSet("second", second), CodingSet("third", third)]
 
 
 def reliability_data(sets, ads: list[str], categories: list[str]) -> np.ndarray:
     """coders x (ad, category) units, written out independently of autocode's reliability module."""
     rows = []
-    for _, codings in sets:
+    for codings in (cset.codings for cset in sets):
         by_id = {c.ad_id: c for c in codings}
         row = []
         for ad_id in ads:
@@ -105,7 +106,7 @@ def test_presence_alpha_agrees_with_krippendorff(coders):
 
 def test_profile_fleiss_kappa_agrees_with_statsmodels(coders):
     report = agree(coders, BOOK)
-    by_coder = [{c.ad_id: c.profile for c in codings} for _, codings in coders]
+    by_coder = [{c.ad_id: c.profile for c in cset.codings} for cset in coders]
     rated = [[p[ad] for p in by_coder] for ad in report["ads"] if all(p.get(ad) for p in by_coder)]
     table, _ = aggregate_raters(np.array(rated))
     assert report["profile"]["n"] == len(rated) == 5  # the ad the third coder left out
@@ -115,7 +116,7 @@ def test_profile_fleiss_kappa_agrees_with_statsmodels(coders):
 def test_pairwise_agrees_with_eval(coders):
     report = agree(coders, BOOK, texts())
     pair = next(p for p in report["pairwise"] if (p["a"], p["b"]) == ("gold", "second"))
-    scored = evaluate(coders[0][1], coders[1][1], BOOK, texts())
+    scored = evaluate(coders[0].codings, coders[1].codings, BOOK, texts())
     assert pair["quote_partial_f1"] == pytest.approx(scored["quotes"]["partial"]["f1"])
     assert pair["profile_agreement"] == pytest.approx(scored["profile"]["accuracy"])
     assert pair["n_ads"] == 6
@@ -123,7 +124,7 @@ def test_pairwise_agrees_with_eval(coders):
 
 
 def test_identical_coders_agree_perfectly():
-    sets = [("a", gold()), ("b", gold())]
+    sets = [CodingSet("a", gold()), CodingSet("b", gold())]
     report = agree(sets, BOOK, texts())
     assert report["presence"]["alpha"] == 1.0
     assert report["profile"]["fleiss_kappa"] == 1.0
@@ -195,6 +196,6 @@ def test_nominal_alpha_undefined(data, expected):
 
 def test_needs_two_sets_and_unique_ids():
     with pytest.raises(ValueError, match="at least two"):
-        agree([("a", gold())], BOOK)
+        agree([CodingSet("a", gold())], BOOK)
     with pytest.raises(ValueError, match="more than once"):
-        agree([("a", gold()), ("b", gold() + gold()[:1])], BOOK)
+        agree([CodingSet("a", gold()), CodingSet("b", gold() + gold()[:1])], BOOK)

@@ -21,9 +21,10 @@ from qdpx_cases import (
     round_trip,
 )
 
+from pipeline.codings.load import CodingSet
 from pipeline.evaluation.scores import evaluate
 from pipeline.grounding import ground
-from pipeline.qdpx.export import CodingSet, build_project, model_of, qdpx_bytes
+from pipeline.qdpx.export import build_project, model_of, qdpx_bytes
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx
 from pipeline.qdpx.source import tool_span

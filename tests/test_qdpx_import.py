@@ -14,9 +14,8 @@ from xml.etree import ElementTree as ET
 import pytest
 from qdpx_cases import REPO, SCHEMA, case_from, defined_figures, dutch_case, export_case
 
-from pipeline.codings.load import load_markdown_dir
+from pipeline.codings.load import CodingSet, load_markdown_dir
 from pipeline.errors import InputError
-from pipeline.qdpx.export import CodingSet
 from pipeline.qdpx.format import guid
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx

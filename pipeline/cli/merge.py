@@ -69,7 +69,7 @@ def command(
     sets = load_sets(codings, book)
     texts = read_ad_texts(ads, table_fields(id_field, text_fields), warn) if ads else None
     merged = merge_sets(sets, book, min_support, texts)
-    label = "consensus of " + ", ".join(name for name, _ in sets)
+    label = "consensus of " + ", ".join(cset.name for cset in sets)
     write_merge(out, merged, book, label, manifest(sets, codings, merged, book, min_support))
     click.echo(
         f"autocode: merged {len(merged)} ads from {len(sets)} coding sets into {out}", err=True

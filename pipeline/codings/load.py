@@ -5,6 +5,7 @@ one .md file. Eval, review, accept and every command that reads codings use this
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -14,6 +15,17 @@ from pipeline.errors import InputError
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.record import CodedAd, Coding
 from pipeline.store import read_records
+
+
+@dataclass
+class CodingSet:
+    """One coding set: its name (the coder, or the folder it came from), its codings, and the
+    path it was read from. merge, agree and the REFI-QDA export all take these."""
+
+    name: str
+    codings: list[Coding]
+    path: str = ""
+
 
 RECORDS = "codings.jsonl"
 

@@ -17,14 +17,12 @@ from pathlib import Path
 from pipeline import __version__
 from pipeline.codebook import Codebook
 from pipeline.codings.consensus import consensus
-from pipeline.codings.load import coding_set_name, load_codings
+from pipeline.codings.load import CodingSet, coding_set_name, load_codings
 from pipeline.errors import InputError
 from pipeline.goldmd.render import render
 from pipeline.grounding import ground
 from pipeline.record import Coding, MergeProvenance, consensus_notes
 from pipeline.store import atomic_write_text, write_records
-
-CodingSet = tuple[str, list[Coding]]
 
 
 def distinct_names(paths: Sequence[Path]) -> list[str]:
@@ -46,7 +44,7 @@ def load_sets(paths: Sequence[Path], book: Codebook) -> list[CodingSet]:
         if len(set(ids)) != len(ids):
             twice = next(i for i in ids if ids.count(i) > 1)
             raise InputError(f"{path}: ad {twice!r} is coded more than once")
-        sets.append((name, codings))
+        sets.append(CodingSet(name, codings, str(path)))
     return sets
 
 
@@ -59,9 +57,9 @@ def merge_sets(
     """The consensus of every ad any set coded, in id order; grounded where its text is known."""
     texts = ad_texts or {}
     by_ad: dict[str, list[tuple[str, Coding]]] = {}
-    for name, codings in sets:
-        for coding in codings:
-            by_ad.setdefault(coding.ad_id, []).append((name, coding))
+    for cset in sets:
+        for coding in cset.codings:
+            by_ad.setdefault(coding.ad_id, []).append((cset.name, coding))
     merged = []
     for ad_id in sorted(by_ad):
         names = [name for name, _ in by_ad[ad_id]]
@@ -84,8 +82,8 @@ def manifest(
         "command": "merge",
         "version": __version__,
         "inputs": [
-            {"name": name, "path": str(path), "ads": len(codings)}
-            for (name, codings), path in zip(sets, paths, strict=True)
+            {"name": cset.name, "path": str(path), "ads": len(cset.codings)}
+            for cset, path in zip(sets, paths, strict=True)
         ],
         "min_support": min_support if min_support is not None else "strict majority",
         "codebook": {"name": book.name, "version": book.version, "sha256": book.sha256},

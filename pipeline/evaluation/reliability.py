@@ -24,11 +24,10 @@ from itertools import combinations
 import numpy as np
 
 from pipeline.codebook import Codebook
+from pipeline.codings.load import CodingSet
 from pipeline.evaluation.measures import fleiss_kappa, nominal_alpha, prf
 from pipeline.matching import coded_categories, match_ad
 from pipeline.record import Coding
-
-CodingSet = tuple[str, Sequence[Coding]]  # (name, codings)
 
 
 def presence_matrix(
@@ -96,8 +95,8 @@ def agree(
     """The reliability report (the `--json` structure) of k >= 2 coding sets."""
     if len(sets) < 2:
         raise ValueError("agreement needs at least two sets of codings")
-    names = [name for name, _ in sets]
-    by_coder = [_by_id(name, codings) for name, codings in sets]
+    names = [cset.name for cset in sets]
+    by_coder = [_by_id(cset.name, cset.codings) for cset in sets]
     ads = sorted(set().union(*(c.keys() for c in by_coder)))
     texts = ad_texts or {}
     pairwise = [

@@ -32,7 +32,7 @@ from xml.etree import ElementTree as ET
 from pipeline import __version__
 from pipeline.ads import Ad
 from pipeline.codebook import Category, Codebook
-from pipeline.codings.load import coding_set_name, load_codings
+from pipeline.codings.load import CodingSet, coding_set_name, load_codings
 from pipeline.errors import InputError
 from pipeline.qdpx.format import (
     OFFSET_LINES,
@@ -65,15 +65,6 @@ PALETTE = (
 # ---------------------------------------------------------------------- inputs
 
 
-@dataclass
-class CodingSet:
-    """One coding set as exported: its coder (a User) and where it came from."""
-
-    coder: str
-    codings: list[Coding]
-    path: str
-
-
 def model_of(codings: list[Coding]) -> str | None:
     """The one model that drafted every coding of a set, else None (gold, or mixed)."""
     models = {c.drafted_by for c in codings}
@@ -99,12 +90,12 @@ def load_coding_sets(
 def check_coders(sets: list[CodingSet]) -> None:
     seen: dict[str, str] = {}
     for cset in sets:
-        if cset.coder in seen:
+        if cset.name in seen:
             raise InputError(
-                f"{cset.path}: coder name {cset.coder!r} is also the name of {seen[cset.coder]}; "
+                f"{cset.path}: coder name {cset.name!r} is also the name of {seen[cset.name]}; "
                 f"name each set with --coder NAME=PATH"
             )
-        seen[cset.coder] = cset.path
+        seen[cset.name] = cset.path
 
 
 # -------------------------------------------------------------------- codebook
@@ -152,14 +143,14 @@ def codebook_element(book: Codebook) -> ET.Element:
 def variables_element(sets: list[CodingSet], book: Codebook) -> ET.Element:
     variables = node("Variables")
     for cset in sets:
-        name = profile_variable(cset.coder, len(sets) > 1)
+        name = profile_variable(cset.name, len(sets) > 1)
         var = sub(
             variables, "Variable", guid=guid("variable", name), name=name, typeOfVariable="Text"
         )
         sub(
             var,
             "Description",
-            f"Job profile assigned by {cset.coder}; one of: " + "; ".join(book.profile_names),
+            f"Job profile assigned by {cset.name}; one of: " + "; ".join(book.profile_names),
         )
     return variables
 
@@ -188,7 +179,7 @@ def _coder_line(cset: CodingSet) -> str:
         for k in keys
     }
     made = "; ".join(f"{k} {', '.join(v)}" for k, v in found.items() if v) or "hand-coded"
-    return f"- {cset.coder}: {len(cset.codings)} ads from {cset.path}; {made}"
+    return f"- {cset.name}: {len(cset.codings)} ads from {cset.path}; {made}"
 
 
 def project_description(sets: list[CodingSet], book: Codebook, offsets: str, created: str) -> str:
@@ -207,13 +198,13 @@ def _entries_by_ad(sets: list[CodingSet]) -> dict[str, list[tuple[str, Coding]]]
     by_ad: dict[str, list[tuple[str, Coding]]] = {}
     for cset in sets:
         for coding in cset.codings:
-            by_ad.setdefault(coding.ad_id, []).append((cset.coder, coding))
+            by_ad.setdefault(coding.ad_id, []).append((cset.name, coding))
     return by_ad
 
 
 def _without_ad(sets: list[CodingSet], ads: dict[str, Ad]) -> list[tuple[str, str]]:
     """(coder, ad id) of each coding whose ad is not among the ads: it cannot be placed."""
-    missing = [(cset.coder, c.ad_id) for cset in sets for c in cset.codings if c.ad_id not in ads]
+    missing = [(cset.name, c.ad_id) for cset in sets for c in cset.codings if c.ad_id not in ads]
     if missing and len(missing) == sum(len(cset.codings) for cset in sets):
         raise InputError(f"none of the {len(missing)} coded ads is among the ads given")
     return missing
@@ -244,10 +235,10 @@ def build_project(
         creationDateTime=created,
     )
     if sets:
-        project.set("creatingUserGUID", guid("user", sets[0].coder))
+        project.set("creatingUserGUID", guid("user", sets[0].name))
     users = sub(project, "Users")
     for cset in sets:
-        sub(users, "User", guid=guid("user", cset.coder), name=cset.coder)
+        sub(users, "User", guid=guid("user", cset.name), name=cset.name)
     project.append(codebook_element(book))
     if sets:
         project.append(variables_element(sets, book))
