@@ -190,29 +190,3 @@ class CodedAd(Coding):
         data = self.model_dump(mode="json", exclude={"reask"} if self.reask is None else None)
         last = {k: data.pop(k) for k in CONSENSUS_FIELDS if k in data}
         return data | last
-
-
-def consensus_notes(coding: Coding) -> list[str]:
-    """Review-note lines on how sure the consensus profile is (none at full support)."""
-    n, votes, tied = coding.n_codings, coding.profile_support, coding.profile_tie
-    notes = []
-    if n and coding.profile and votes is not None and votes < n:
-        notes.append(f"Profile chosen by {votes} of {n} codings")
-    if tied:
-        notes.append(f"Profile tie between {', '.join(tied)}: the first in the codebook is kept")
-    return notes
-
-
-def review_notes(coding: Coding) -> list[str]:
-    """A draft's review notes: how sure a consensus profile is, quotes dropped as not in the
-    ad, fuzzy ones, warnings. A plain
-    Coding read from codings.jsonl carries the drafting fields as extras."""
-    coded = coding if isinstance(coding, CodedAd) else CodedAd.model_validate(coding.model_dump())
-    notes = consensus_notes(coded)
-    notes += [f'Dropped, not found in the ad ({q.category}): "{q.text}"' for q in coded.ungrounded]
-    notes += [
-        f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
-        for q in coded.quotes
-        if q.grounding == "fuzzy"
-    ]
-    return notes + [f"Warning: {w}" for w in coded.warnings]

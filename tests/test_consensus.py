@@ -10,8 +10,8 @@ from click.testing import CliRunner
 from pipeline.cli import main
 from pipeline.codings.consensus import consensus, strict_majority
 from pipeline.goldmd.parse import parse
-from pipeline.goldmd.render import render
-from pipeline.record import Coding, Quote, Tool, consensus_notes
+from pipeline.goldmd.render import consensus_notes, render
+from pipeline.record import Coding, Quote, Tool
 
 REPO = Path(__file__).resolve().parents[1]
 AD_ID = "101_lumenpath_genai"

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from pipeline.cli import main
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.errors import InputError
-from pipeline.goldmd.parse import parse, read_coding_file
-from pipeline.goldmd.render import render, render_review_notes
-from pipeline.record import Coding, Quote, Tool, one_line
+from pipeline.goldmd.parse import dropped_in_notes, parse, read_coding_file
+from pipeline.goldmd.render import render, render_review_notes, review_notes
+from pipeline.record import CodedAd, Coding, Dropped, Quote, Tool, one_line
 
 REPO = Path(__file__).resolve().parents[1]
 KLM = REPO / "gold" / "769_klm.md"
@@ -597,3 +597,15 @@ def test_not_utf8_gold_file(codebook, tmp_path):
 def test_render_review_notes_cannot_close_early():
     block = render_review_notes(["a --> b", "c"])
     assert block.count("-->") == 1 and block.rstrip().endswith("-->")
+
+
+def test_dropped_quotes_are_read_back_from_a_drafts_review_notes(codebook):
+    dropped = [
+        Dropped(category="1.A.1", text='builds "agents" (and tools): with LLMs'),
+        Dropped(category="3.1", text="works in a team"),
+    ]
+    record = CodedAd(ad_id="7_x", profile=codebook.profile_names[0], ungrounded=dropped)
+    record.warnings.append("ad text truncated")
+    draft = render(record, codebook, draft_model="m", review_notes=review_notes(record))
+    assert dropped_in_notes(draft) == dropped
+    assert dropped_in_notes(render(record, codebook)) == []  # no notes, nothing dropped

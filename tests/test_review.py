@@ -18,7 +18,7 @@ from pipeline.goldmd.parse import read_coding_file
 from pipeline.goldmd.render import render, render_review_notes
 from pipeline.grounding import ground
 from pipeline.matching import match_ad
-from pipeline.record import Coding, Quote, Tool
+from pipeline.record import Coding, Dropped, Quote, Tool
 from pipeline.review.index import page_names
 from pipeline.review.pages import (
     category_colours,
@@ -263,7 +263,7 @@ def test_markdown_drafts_are_grounded_and_give_the_same_marks(run_dirs):
     )
     inp = load_review(run_dirs["out"], run_dirs["ads"], run_dirs["gold"], BOOK)
     draft = next(d for d in inp.drafts if d.coding.ad_id == AD_ID)
-    assert draft.dropped == [{"category": "1.A.1", "text": "Invent a machine", "note": None}]
+    assert draft.dropped == [Dropped(category="1.A.1", text="Invent a machine")]
     expected = differing_draft()
 
     def spans(coding):  # the Markdown lists quotes in codebook order

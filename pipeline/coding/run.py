@@ -20,10 +20,10 @@ from pipeline.codebook import Codebook
 from pipeline.coding.cost import cached_prompt_cost, estimate_cost
 from pipeline.coding.one_ad import Outcome, RunOptions, code_one, prepare, provenance
 from pipeline.coding.request import system_prompt_hash
-from pipeline.goldmd.render import render
+from pipeline.goldmd.render import render, review_notes
 from pipeline.llm.client import LLM
 from pipeline.llm.faults import FatalLLMError
-from pipeline.record import CodedAd, Usage, review_notes
+from pipeline.record import CodedAd, Usage
 from pipeline.store import (
     append_line,
     atomic_write_text,

@@ -19,9 +19,9 @@ from pipeline.codebook import Codebook
 from pipeline.codings.consensus import consensus
 from pipeline.codings.load import CodingSet, coding_set_name, load_codings
 from pipeline.errors import InputError
-from pipeline.goldmd.render import render
+from pipeline.goldmd.render import consensus_notes, render
 from pipeline.grounding import ground
-from pipeline.record import Coding, MergeProvenance, consensus_notes
+from pipeline.record import Coding, MergeProvenance
 from pipeline.store import atomic_write_text, write_records
 
 

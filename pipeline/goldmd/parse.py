@@ -17,7 +17,8 @@ from pathlib import Path
 
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.record import Coding, Quote, Remark, Tool
+from pipeline.goldmd.render import DROPPED_NOTE, NOTES_START
+from pipeline.record import Coding, Dropped, Quote, Remark, Tool
 
 TITLE_LINE = re.compile(r"^# (?P<kind>.+?): Job Ad #(?P<num>.+?)(?: \((?P<org>.*)\))?$")
 INTRO = re.compile(r'for the "(?P<title>.*)" position')
@@ -329,3 +330,24 @@ def read_coding_file(path, codebook: Codebook, strict: bool = False) -> Coding:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror}") from None
     return parse(text, codebook, path.stem, str(path), strict)
+
+
+def dropped_in_notes(text: str) -> list[Dropped]:
+    """The quotes a draft's review notes (`render.review_notes`) list as dropped because they
+    are not in the ad: what a folder of Markdown drafts, without its codings.jsonl, keeps of
+    them."""
+    if NOTES_START not in text:
+        return []
+    block = text.split(NOTES_START, 1)[1].split("\n-->", 1)[0]
+    pattern = re.compile(
+        "^- "
+        + re.escape(DROPPED_NOTE)
+        .replace(r"\{category\}", "(?P<category>[^)]*)")
+        .replace(r"\{text\}", "(?P<text>.*)")
+        + "$"
+    )
+    return [
+        Dropped(category=m["category"], text=m["text"])
+        for line in block.splitlines()
+        if (m := pattern.match(line))
+    ]

@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 
 from pipeline.codebook import Codebook
-from pipeline.record import Coding, Quote, Tool
+from pipeline.record import CodedAd, Coding, Quote, Tool
 
-__all__ = ["GOLD_KIND", "render", "render_review_notes"]
+__all__ = ["GOLD_KIND", "render", "render_review_notes", "review_notes", "consensus_notes"]
 
 GOLD_KIND = "Manual Coding Analysis"
+# a review note on a quote of the answer dropped as not in the ad (goldmd.parse reads it back)
+DROPPED_NOTE = 'Dropped, not found in the ad ({category}): "{text}"'
+NOTES_START = "<!-- autocode review notes (skipped when parsed)"
 DRAFT_KIND = "Draft Coding Analysis"
 
 
@@ -120,4 +123,30 @@ def render(
 def render_review_notes(notes: list[str]) -> str:
     """A block the parser skips, so a corrected draft can become gold unchanged."""
     body = "\n".join(f"- {n}".replace("-->", "-- >") for n in notes)
-    return f"<!-- autocode review notes (skipped when parsed)\n{body}\n-->\n"
+    return f"{NOTES_START}\n{body}\n-->\n"
+
+
+def consensus_notes(coding: Coding) -> list[str]:
+    """Review-note lines on how sure the consensus profile is (none at full support)."""
+    n, votes, tied = coding.n_codings, coding.profile_support, coding.profile_tie
+    notes = []
+    if n and coding.profile and votes is not None and votes < n:
+        notes.append(f"Profile chosen by {votes} of {n} codings")
+    if tied:
+        notes.append(f"Profile tie between {', '.join(tied)}: the first in the codebook is kept")
+    return notes
+
+
+def review_notes(coding: Coding) -> list[str]:
+    """A draft's review notes: how sure a consensus profile is, quotes dropped as not in the
+    ad, fuzzy ones, warnings. A plain
+    Coding read from codings.jsonl carries the drafting fields as extras."""
+    coded = coding if isinstance(coding, CodedAd) else CodedAd.model_validate(coding.model_dump())
+    notes = consensus_notes(coded)
+    notes += [DROPPED_NOTE.format(category=q.category, text=q.text) for q in coded.ungrounded]
+    notes += [
+        f'Fuzzy match, check the wording ({q.category}): "{q.text}"'
+        for q in coded.quotes
+        if q.grounding == "fuzzy"
+    ]
+    return notes + [f"Warning: {w}" for w in coded.warnings]

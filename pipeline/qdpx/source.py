@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 
 from pipeline.ads import Ad
 from pipeline.codebook import Codebook
+from pipeline.goldmd.render import review_notes
 from pipeline.grounding import fold, fold_quote, ground
 from pipeline.qdpx.format import (
     REVIEW_HEADING,
@@ -19,7 +20,7 @@ from pipeline.qdpx.format import (
     sub,
     to_offset,
 )
-from pipeline.record import Coding, Quote, review_notes
+from pipeline.record import Coding, Quote
 
 
 @dataclass

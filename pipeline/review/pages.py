@@ -19,7 +19,7 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.grounding import ground
 from pipeline.matching import REVIEW_MODE, match_ad, tool_key
-from pipeline.record import Coding, Quote
+from pipeline.record import Coding, Dropped, Quote
 
 # ------------------------------------------------------------------ segmentation
 
@@ -228,7 +228,7 @@ class Draft:
     """One coded ad as read from OUT: its coding, what was dropped, and the file to correct."""
 
     coding: Coding
-    dropped: list[dict] = field(default_factory=list)
+    dropped: list[Dropped] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     path: Path | None = None
 

@@ -27,7 +27,7 @@ from pipeline.ads import Ad, TableFields, read_ads
 from pipeline.codebook import Codebook
 from pipeline.codings.load import read_coded_leniently, read_markdown_text
 from pipeline.errors import InputError
-from pipeline.goldmd.parse import parse, read_coding_file
+from pipeline.goldmd.parse import dropped_in_notes, parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
 from pipeline.record import Coding
 from pipeline.resources import packaged
@@ -36,10 +36,6 @@ from pipeline.review.pages import Draft, ad_page
 from pipeline.store import atomic_write_text, read_records
 
 TEMPLATES = packaged("review/templates")
-# a line of a draft's review notes (record.review_notes) naming a quote dropped as ungrounded
-DROPPED_NOTE = re.compile(
-    r'^- Dropped, not found in the ad \((?P<category>[^)]*)\): "(?P<text>.*)"$'
-)
 
 
 @dataclass
@@ -82,8 +78,8 @@ def drafts_from_jsonl(path: Path, texts: dict[str, str]) -> tuple[list[Draft], l
             problems.append(f"{coding.ad_id}: the ad text is not the one coded; quotes re-grounded")
             coding = ground(coding, text)
         md = path.parent / f"{coding.ad_id}.md"
-        dropped = [q.model_dump(mode="json") for q in coding.ungrounded]
-        drafts.append(Draft(coding, dropped, coding.warnings, md if md.exists() else None))
+        md_path = md if md.exists() else None
+        drafts.append(Draft(coding, list(coding.ungrounded), coding.warnings, md_path))
     return drafts, problems
 
 
@@ -100,12 +96,7 @@ def drafts_from_markdown(out: Path, texts: dict[str, str], book: Codebook):
         problems += coding.warnings  # lines the parser could not place, each file:line
         if coding.ad_id in texts:
             coding = ground(coding, texts[coding.ad_id])
-        dropped = [
-            m.groupdict() | {"note": None}
-            for line in text.splitlines()
-            if (m := DROPPED_NOTE.match(line))
-        ]
-        drafts.append(Draft(coding, dropped, [], path))
+        drafts.append(Draft(coding, dropped_in_notes(text), [], path))
     return drafts, problems
 
 
