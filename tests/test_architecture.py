@@ -25,8 +25,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "coding": {"core", "goldmd", "codings", "llm"},
     "batch": {"core", "goldmd", "codings", "llm", "coding"},
     "evaluation": {"core", "goldmd", "codings"},
-    "stats": {"core", "goldmd", "codings", "evaluation"},
-    "review": {"core", "goldmd", "codings", "evaluation"},
+    "stats": {"core", "goldmd", "codings"},
+    "review": {"core", "goldmd", "codings"},
     "qdpx": {"core", "goldmd", "codings"},
     "cli": {"core", "goldmd", "codings", "llm", "coding", "batch", "evaluation", "stats"}
     | {"review", "qdpx"},
