@@ -3,6 +3,7 @@ come back through `import` with every agreement figure at 1.0."""
 
 from __future__ import annotations
 
+import re
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -12,6 +13,7 @@ from autocode_run import run_code
 from conftest import shared_dev_dir
 from qdpx_cases import (
     CREATED,
+    DUTCH_GOLD,
     REPO,
     SCHEMA,
     case_from,
@@ -23,8 +25,16 @@ from qdpx_cases import (
 
 from pipeline.codings.load import CodingSet
 from pipeline.evaluation.scores import evaluate
+from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import ground
-from pipeline.qdpx.export import build_project, model_of, qdpx_bytes
+from pipeline.qdpx.export import (
+    build_project,
+    code_colours,
+    codebook_element,
+    model_of,
+    qdpx_bytes,
+    write_qdpx,
+)
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx
 from pipeline.qdpx.source import tool_span
@@ -250,3 +260,81 @@ def _bytes(data: bytes):
     import io
 
     return io.BytesIO(data)
+
+
+NS = "{urn:QDA-XML:project:1.0}"
+
+
+def test_a_quote_listed_twice_is_exported_once_with_the_file_and_line(cases, codebook, tmp_path):
+    case = cases["dutch"]
+    text = DUTCH_GOLD.replace(
+        '  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache Airflow." '
+        "(pipelines)\n",
+        '  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache Airflow." '
+        '(pipelines)\n  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache '
+        'Airflow."\n',
+    )
+    path = tmp_path / "900_cafe_brule.md"
+    path.write_text(text, encoding="utf-8")
+    coding = read_coding_file(path, codebook)
+    line = text.splitlines().index(
+        '  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache Airflow."'
+    )
+    export = build_project(
+        [CodingSet("anna", [coding], str(tmp_path))], case.ads, codebook, "codepoints", CREATED
+    )
+    keys = [
+        (s.get("startPosition"), s.find(f"{NS}Coding/{NS}CodeRef").get("targetGUID"))
+        for s in export.project.iter(f"{NS}PlainTextSelection")
+    ]
+    assert len(keys) == len(set(keys))
+    assert export.summary.selections == len(coding.quotes) - 1
+    ((coder, ad_id, quote, where),) = export.summary.duplicates
+    assert (coder, ad_id, quote.category) == ("anna", "900_cafe_brule", "1.B.3")
+    assert where == f"{path}:{line + 1}"
+
+
+def test_every_source_is_owned_by_its_first_coder(cases, codebook):
+    case = cases["project-gold"]
+    sets = [CodingSet("anna", case.codings, "gold"), CodingSet("bob", case.codings[:2], "x")]
+    export = build_project(sets, case.ads, codebook, "codepoints", CREATED)
+    users = {u.get("guid"): u.get("name") for u in export.project.iter(f"{NS}User")}
+    owners = [users[s.get("creatingUser")] for s in export.project.iter(f"{NS}TextSource")]
+    assert owners == ["anna"] * len(case.codings)
+
+
+def test_every_code_of_the_codebook_has_its_own_colour(codebook, later_codebook):
+    for book in (codebook, later_codebook):
+        colours = [c.get("color") for c in codebook_element(book).iter(f"{NS}Code")]
+        colours = [c for c in colours if c]  # parts and groups have none
+        assert len(colours) == len(book.categories) == len(set(colours))
+    many = code_colours([f"c{i}" for i in range(60)])
+    assert len(set(many.values())) == 60
+    assert all(re.fullmatch(r"#[0-9A-F]{6}", c) for c in many.values())
+    # a category keeps its colour when others are added after it
+    assert code_colours(["a", "b"]) == dict(list(code_colours(["a", "b", "c"]).items())[:2])
+
+
+def test_the_reasoning_is_in_the_source_description_and_read_back_without_notes(
+    cases, codebook, tmp_path
+):
+    case = cases["project-gold"]
+    sets = [CodingSet("anna", case.codings, "gold"), CodingSet("bob", case.codings, "x")]
+    export = build_project(sets, case.ads, codebook, "codepoints", CREATED)
+    with_reasoning = [c for c in case.codings if c.reasoning]
+    assert with_reasoning
+    for source in export.project.iter(f"{NS}TextSource"):
+        coding = next(c for c in case.codings if c.ad_id == source.get("name"))
+        lines = source.findtext(f"{NS}Description").splitlines()
+        if coding.reasoning:
+            assert f"Reasoning (anna): {coding.reasoning}" in lines
+            assert f"Reasoning (bob): {coding.reasoning}" in lines
+    # a QDA program that drops the notes (as QualCoder does) still gives the reasoning back
+    for notes in export.project.findall(f"{NS}Notes"):
+        export.project.remove(notes)
+    for source in export.project.iter(f"{NS}TextSource"):
+        for ref in source.findall(f"{NS}NoteRef"):
+            source.remove(ref)
+    write_qdpx(tmp_path / "no-notes.qdpx", export)
+    back = import_codings(read_qdpx(tmp_path / "no-notes.qdpx"), codebook, ["bob"]).codings
+    assert {c.ad_id: c.reasoning for c in back} == {c.ad_id: c.reasoning for c in case.codings}

@@ -100,5 +100,9 @@ def _print_summary(path: Path, summary) -> None:
         warn(f"not exported, not found in ad {ad_id} ({coder}, {quote.category}): {quote.text!r}")
     for coder, ad_id in summary.without_ad:
         warn(f"not exported, ad {ad_id!r} is not among the ads ({coder})")
+    for coder, _ad, quote, where in summary.duplicates:
+        warn(
+            f"{where}: listed twice under {quote.category} ({coder}), exported once: {quote.text!r}"
+        )
     if summary.not_exported:
         warn(f"{len(summary.not_exported)} ungrounded quote(s) not exported")

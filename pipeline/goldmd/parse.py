@@ -218,7 +218,13 @@ class _Parser:
         text, note = split
         entry = {"category": self.category, "note": note, **extra}
         if is_quote and kind == "quotes":
-            self.coding.quotes.append(Quote.model_validate(entry | {"text": text}))
+            quote = Quote.model_validate(entry | {"text": text})
+            if any(
+                (q.category, q.text) == (quote.category, quote.text) for q in self.coding.quotes
+            ):
+                # kept (eval counts what the coder wrote), but a QDA program loads it once
+                self.warn(lineno, f"the same quote is listed twice under {self.category}: {text!r}")
+            self.coding.quotes.append(quote)
         elif not is_quote and kind == "tools":
             self.coding.tools.append(Tool.model_validate(entry | {"name": text}))
         else:

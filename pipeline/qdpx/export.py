@@ -23,6 +23,7 @@ GUIDs are uuid5 of stable keys, so exporting twice gives the same file but for t
 
 from __future__ import annotations
 
+import colorsys
 import io
 import zipfile
 from dataclasses import dataclass
@@ -48,18 +49,45 @@ from pipeline.qdpx.source import Builder, Summary, source_element
 from pipeline.record import Coding
 from pipeline.store import atomic_write_bytes
 
+# Kelly's colours of maximum contrast (Kelly 1965, "Twenty-two colors of maximum contrast"),
+# white and black left out: 20 colours that stay apart for the eye, one per category of the
+# codebook in its order (a category keeps its colour when categories are added after it).
 PALETTE = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
+    "#F3C300",
+    "#875692",
+    "#F38400",
+    "#A1CAF1",
+    "#BE0032",
+    "#C2B280",
+    "#848482",
+    "#008856",
+    "#E68FAC",
+    "#0067A5",
+    "#F99379",
+    "#604E97",
+    "#F6A600",
+    "#B3446C",
+    "#DCD300",
+    "#882D17",
+    "#8DB600",
+    "#654522",
+    "#E25822",
+    "#2B3D26",
 )
+
+
+def code_colours(category_ids: list[str]) -> dict[str, str]:
+    """A distinct colour per category: the palette's, then hues spread by the golden angle
+    for a codebook with more categories than it has colours."""
+    colours = {}
+    for i, cat_id in enumerate(category_ids):
+        if i < len(PALETTE):
+            colours[cat_id] = PALETTE[i]
+        else:
+            hue = ((i - len(PALETTE)) * 137.508) % 360
+            r, g, b = colorsys.hls_to_rgb(hue / 360, 0.45, 0.65)
+            colours[cat_id] = f"#{round(r * 255):02X}{round(g * 255):02X}{round(b * 255):02X}"
+    return colours
 
 
 # ---------------------------------------------------------------------- inputs
@@ -118,7 +146,7 @@ def codebook_element(book: Codebook) -> ET.Element:
     """Parts and groups as non-codable codes, categories as codable `<id> <name>` codes."""
     codebook = node("CodeBook")
     codes = sub(codebook, "Codes")
-    colors = {cat_id: PALETTE[i % len(PALETTE)] for i, cat_id in enumerate(book.categories)}
+    colors = code_colours(list(book.categories))
     for part in book.parts:
         what = "quoted passages" if part.kind == "quotes" else "tool names"
         part_code = sub(

@@ -19,6 +19,7 @@ OFFSET_LINES = {
     "utf16": "Positions: UTF-16 code units",
 }
 PROFILE = "Profile"
+REASONING = "Reasoning"
 REVIEW_HEADING = "Review notes (autocode):"
 PROJECT_FILE = "project.qde"
 SOURCES_DIR = "sources"
@@ -70,6 +71,11 @@ def norm_guid(value: str | None) -> str | None:
 
 def profile_variable(coder: str, several: bool) -> str:
     return f"{PROFILE} ({coder})" if several else PROFILE
+
+
+def reasoning_label(coder: str, several: bool) -> str:
+    """The label of a coder's reasoning line in a source's description."""
+    return f"{REASONING} ({coder})" if several else REASONING
 
 
 def entry_text(name: str, note: str | None) -> str:

@@ -29,6 +29,7 @@ from pipeline.goldmd.render import render
 from pipeline.grounding import locate
 from pipeline.qdpx.format import (
     PROFILE,
+    REASONING,
     REVIEW_HEADING,
     child_text,
     children,
@@ -195,7 +196,16 @@ class _Reader:
         return profile
 
     def reasoning(self, source: ET.Element) -> str | None:
-        """The note attached to the source, of the first chosen user that has one."""
+        """The note attached to the source, of the first chosen user that has one; else the
+        reasoning line of the source's description (what a QDA program that drops notes keeps,
+        QualCoder as the source's memo)."""
+        from_notes = self.reasoning_note(source)
+        if from_notes is not None:
+            return from_notes
+        labels = [n.replace(PROFILE, REASONING, 1) for n in self.profile_names()]
+        return next((r for label in labels if (r := described(source, label))), None)
+
+    def reasoning_note(self, source: ET.Element) -> str | None:
         found: dict[str | None, str] = {}
         for ref in children(source, "NoteRef"):
             note = self.idx.notes.get(norm_guid(ref.get("targetGUID")) or "")

@@ -17,6 +17,7 @@ from pipeline.qdpx.format import (
     guid,
     node,
     profile_variable,
+    reasoning_label,
     sub,
     to_offset,
 )
@@ -35,6 +36,8 @@ class Summary:
     tool_selections: int = 0
     source_codings: int = 0
     not_exported: list[tuple[str, str, Quote]] = field(default_factory=list)
+    # (coder, ad, quote, where): a quote the coder listed twice, exported once
+    duplicates: list[tuple[str, str, Quote, str]] = field(default_factory=list)
     without_ad: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -111,10 +114,15 @@ class Builder:
         return note_guid
 
     def quotes(self, ad: Ad, user: str, coding: Coding, into: _Source) -> None:
+        seen: set[tuple[str, tuple[int, int]]] = set()
         for i, quote in enumerate(coding.quotes):
             if quote.span is None:
                 self.summary.not_exported.append((user, ad.id, quote))
                 continue
+            if (quote.category, quote.span) in seen:  # QDA programs load one selection of it
+                self.summary.duplicates.append((user, ad.id, quote, _listed_twice(coding, quote)))
+                continue
+            seen.add((quote.category, quote.span))
             key = (user, ad.id, "quote", str(i))
             into.selections.append(
                 self.selection(ad, user, key, quote.span, quote.category, quote.text, quote.note)
@@ -153,6 +161,15 @@ class Builder:
             into.note_refs.append(self.note(key, user, f"Reasoning: {ad.id} ({user})", text))
 
 
+def _listed_twice(coding: Coding, quote: Quote) -> str:
+    """Where the coder's file lists `quote` twice (the Markdown parser's file:line warning),
+    else the ad."""
+    needle = f"listed twice under {quote.category}: {quote.text!r}"
+    return next(
+        (w.split(": the same quote")[0] for w in coding.warnings if needle in w), coding.ad_id
+    )
+
+
 def note_text(reasoning: str | None, notes: list[str]) -> str:
     text = reasoning or ""
     if notes:
@@ -160,10 +177,18 @@ def note_text(reasoning: str | None, notes: list[str]) -> str:
     return text.strip()
 
 
-def source_description(ad: Ad, codings: list[Coding]) -> str:
+def source_description(ad: Ad, entries: list[tuple[str, Coding]], several: bool) -> str:
+    """Title, organisation and every coder's reasoning: QDA programs show a source's
+    description beside it (QualCoder as its memo), where a note may not arrive."""
+    codings = [c for _, c in entries]
     title = next((c.title for c in codings if c.title), None) or ad.title
     org = next((c.organisation for c in codings if c.organisation), None) or ad.organisation
     lines = [f"Title: {title}" if title else "", f"Organisation: {org}" if org else ""]
+    lines += [
+        f"{reasoning_label(user, several)}: {coding.reasoning}"
+        for user, coding in entries
+        if coding.reasoning
+    ]
     return "\n".join(line for line in lines if line) or f"Job ad {ad.id}"
 
 
@@ -175,9 +200,9 @@ def source_element(ad: Ad, entries: list[tuple[str, Coding]], builder: Builder) 
         guid=source_guid,
         name=ad.id,
         plainTextPath=f"internal://{source_guid}.txt",
-        creationDateTime=builder.created,
+        **builder.stamp(entries[0][0]),  # owned by its first coder, as its values are
     )
-    sub(source, "Description", source_description(ad, [c for _, c in entries]))
+    sub(source, "Description", source_description(ad, entries, builder.several))
     collected = _Source()
     for user, coding in entries:
         coding = ground(coding, ad.text)  # spans in this text, whatever the set recorded
