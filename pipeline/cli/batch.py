@@ -6,7 +6,6 @@ pipeline.batch.api (submit, status, fetch); this module reads options and shows 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -272,7 +271,7 @@ def ingest_cmd(
       autocode batch ingest results-*.jsonl --ads ads.jsonl --out coded/ --reask
     """
     from pipeline.batch.ingest import BatchCoder, BatchRun, check_requests, reask_llm
-    from pipeline.cli.code import execute
+    from pipeline.cli.code import execute, exit_after_run
     from pipeline.llm.backend import settings_of
 
     inputs, options, llm = offline_setup(ads, out, refresh=refresh, prices=prices, **common)
@@ -293,7 +292,7 @@ def ingest_cmd(
         results=list(results),
         coder=coder,
     )
-    sys.exit(execute(run, "autocode batch ingest"))
+    exit_after_run(execute(run, "autocode batch ingest"))
 
 
 def read_batch_results(paths: list[Path], ad_ids: set[str]) -> dict:

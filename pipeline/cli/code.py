@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import NoReturn
 
 import click
 
@@ -26,6 +27,8 @@ from pipeline.cli.options import (
     timeout_option,
 )
 from pipeline.errors import InputError
+
+INTERRUPTED = 130  # the exit status of a run stopped by Ctrl-C (128 + SIGINT)
 
 code_options = coding_options(
     model_help="Model name (default: gpt-4o-mini on OpenAI; the embedded GGUF offline).",
@@ -120,7 +123,7 @@ def command(
         inputs.batch.problems,
         coder=coder_for(run_options),
     )
-    sys.exit(execute(run, "autocode code"))
+    exit_after_run(execute(run, "autocode code"))
 
 
 def run_options_of(inputs, out, prices, **given):
@@ -148,6 +151,17 @@ def chosen_llm(model, mode, temperature, refresh, cache_dir, given: dict):
     concurrency = settings_of(backend.kind, concurrency=given.pop("concurrency"))["concurrency"]
     backoff = env_seconds("AUTOCODE_BACKOFF", 1.0)
     return online_llm(backend, cache_dir, temperature, refresh, backoff, **given), concurrency
+
+
+def exit_after_run(status: int) -> NoReturn:
+    """Exit with `status`. After an interrupt, at once: every finished ad and the manifest
+    are saved, and the requests still in flight cannot be stopped, so waiting for their
+    threads (as Python does at exit) would hold Ctrl-C up for as long as a hung server does."""
+    if status == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 def execute(run, title: str) -> int:
@@ -181,7 +195,7 @@ def execute(run, title: str) -> int:
                 "interrupted; finished ads are kept, re-run the same command to code the rest",
                 "yellow",
             )
-            return 130
+            return INTERRUPTED
     stderr.print(summary_table(manifest, time.monotonic() - start, title))
     counts = manifest["counts"]
     if counts["failed"] and not counts["coded"]:
