@@ -49,30 +49,32 @@ from pipeline.qdpx.source import Builder, Summary, source_element
 from pipeline.record import Coding
 from pipeline.store import atomic_write_bytes
 
-# Kelly's colours of maximum contrast (Kelly 1965, "Twenty-two colors of maximum contrast"),
-# white and black left out: 20 colours that stay apart for the eye, one per category of the
-# codebook in its order (a category keeps its colour when categories are added after it).
+# Twenty colours of QualCoder's own palette, one per hue and shade, ordered so that neighbouring
+# categories differ: QualCoder replaces an imported colour by the nearest colour of its palette
+# (four of Kelly's colours of maximum contrast fell together there), so these arrive unchanged
+# and stay apart in any program. One per category in codebook order: a category keeps its
+# colour when categories are added after it.
 PALETTE = (
-    "#F3C300",
-    "#875692",
-    "#F38400",
-    "#A1CAF1",
-    "#BE0032",
-    "#C2B280",
-    "#848482",
-    "#008856",
-    "#E68FAC",
-    "#0067A5",
-    "#F99379",
-    "#604E97",
-    "#F6A600",
-    "#B3446C",
-    "#DCD300",
-    "#882D17",
-    "#8DB600",
-    "#654522",
-    "#E25822",
-    "#2B3D26",
+    "#DDE600",
+    "#0D47A1",
+    "#FF6F00",
+    "#7D26CD",
+    "#1B5E20",
+    "#FA5882",
+    "#00F0F0",
+    "#B71C1C",
+    "#80FF00",
+    "#4646D1",
+    "#E65100",
+    "#00FF7F",
+    "#FA58F4",
+    "#5E9179",
+    "#3498DB",
+    "#880E4F",
+    "#AC58FA",
+    "#F7D358",
+    "#58FA58",
+    "#A8A8A8",
 )
 
 

@@ -178,17 +178,19 @@ def note_text(reasoning: str | None, notes: list[str]) -> str:
 
 
 def source_description(ad: Ad, entries: list[tuple[str, Coding]], several: bool) -> str:
-    """Title, organisation and every coder's reasoning: QDA programs show a source's
-    description beside it (QualCoder as its memo), where a note may not arrive."""
+    """Title, organisation and every coder's reasoning and review notes: QDA programs show a
+    source's description beside it (QualCoder as its memo), where a note may not arrive."""
     codings = [c for _, c in entries]
     title = next((c.title for c in codings if c.title), None) or ad.title
     org = next((c.organisation for c in codings if c.organisation), None) or ad.organisation
     lines = [f"Title: {title}" if title else "", f"Organisation: {org}" if org else ""]
-    lines += [
-        f"{reasoning_label(user, several)}: {coding.reasoning}"
-        for user, coding in entries
-        if coding.reasoning
-    ]
+    for user, coding in entries:
+        if coding.reasoning:
+            lines.append(f"{reasoning_label(user, several)}: {coding.reasoning}")
+        notes = review_notes(coding)
+        if notes:
+            heading = REVIEW_HEADING.replace("autocode", user) if several else REVIEW_HEADING
+            lines += [heading, *(f"- {note}" for note in notes)]
     return "\n".join(line for line in lines if line) or f"Job ad {ad.id}"
 
 
