@@ -31,6 +31,7 @@ from pipeline.qdpx.export import (
     build_project,
     code_colours,
     codebook_element,
+    load_coding_sets,
     model_of,
     qdpx_bytes,
     write_qdpx,
@@ -338,3 +339,13 @@ def test_the_reasoning_is_in_the_source_description_and_read_back_without_notes(
     write_qdpx(tmp_path / "no-notes.qdpx", export)
     back = import_codings(read_qdpx(tmp_path / "no-notes.qdpx"), codebook, ["bob"]).codings
     assert {c.ad_id: c.reasoning for c in back} == {c.ad_id: c.reasoning for c in case.codings}
+
+
+def test_coding_sets_to_export_one_path_under_two_coder_names_is_two_coders(codebook):
+    gold = REPO / "gold"
+    named = load_coding_sets([], [("anna", gold), ("ben", gold)], codebook)
+    assert [(s.name, len(s.codings)) for s in named] == [("anna", 6), ("ben", 6)]
+    # a path given as CODINGS and with --coder is one set, under its --coder name
+    once = load_coding_sets([gold, gold], [("anna", gold)], codebook)
+    assert [s.name for s in once] == ["anna"]
+    assert [s.name for s in load_coding_sets([gold], [], codebook)] == ["gold"]

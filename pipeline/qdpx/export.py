@@ -105,13 +105,18 @@ def load_coding_sets(
     paths: list[Path], named: list[tuple[str, Path]], book: Codebook
 ) -> list[CodingSet]:
     """The coding sets to export: each of `paths`, and each `--coder NAME=PATH`; a set is
-    named by --coder, else by the one model that drafted it, else by its folder or file."""
-    names = {Path(p).resolve(): name for name, p in named}
-    given = {Path(p).resolve(): Path(p) for p in [*paths, *(p for _, p in named)]}
-    sets = []
-    for resolved, path in given.items():  # a set named twice (as CODINGS and --coder) is one
+    named by --coder, else by the one model that drafted it, else by its folder or file. A
+    path given as CODINGS and with --coder is one set; one path under two --coder names is
+    two coders."""
+    with_name = {Path(p).resolve() for _, p in named}
+    given = [(None, Path(p)) for p in paths if Path(p).resolve() not in with_name]
+    sets, seen = [], set()
+    for name, path in [*given, *((n, Path(p)) for n, p in named)]:
+        if (name, path.resolve()) in seen:
+            continue
+        seen.add((name, path.resolve()))
         codings = load_codings(path, book, prefer_records=True)
-        coder = names.get(resolved) or model_of(codings) or coding_set_name(path)
+        coder = name or model_of(codings) or coding_set_name(path)
         sets.append(CodingSet(coder, codings, str(path)))
     check_coders(sets)
     return sets
