@@ -1,0 +1,2 @@
+"""Reviewing drafts: the static review site (`site`, `pages`, `index`) and accepting corrected
+drafts as gold (`accept`)."""
