@@ -17,9 +17,8 @@ from pipeline.ads import AD_SUFFIXES, TableFields, read_ads
 from pipeline.codebook import Codebook
 from pipeline.codings.load import read_markdown_text
 from pipeline.errors import InputError
-from pipeline.goldmd.parse import parse
+from pipeline.goldmd.parse import BULLET, parse
 from pipeline.goldmd.render import render
-from pipeline.goldmd.parse import BULLET
 from pipeline.grounding import ground
 from pipeline.record import Coding, one_line, without_support
 from pipeline.store import atomic_write_text

@@ -135,9 +135,7 @@ def quote_items(pred: Coding, gold: Coding | None, ad_text: str | None) -> list[
 def tool_items(pred: Coding, gold: Coding | None) -> list[ToolItem]:
     """Tools, marked by (name, category) as `autocode eval` counts them, when gold is given."""
     if gold is None:
-        return [
-            ToolItem(t.category, t.name, t.note, support=t.support) for t in pred.tools
-        ]
+        return [ToolItem(t.category, t.name, t.note, support=t.support) for t in pred.tools]
     key = lambda t: (tool_key(t.name), t.category)  # noqa: E731
     gold_keys, pred_keys = {key(t) for t in gold.tools}, {key(t) for t in pred.tools}
     items = [

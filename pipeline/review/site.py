@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
