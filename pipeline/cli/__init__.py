@@ -57,10 +57,11 @@ def _register() -> None:
         merge,
         parse,
         review,
+        sample,
         stats,
     )
 
-    commands = (parse, code, evaluate, batch, review, accept, export, import_qdpx, stats)
+    commands = (parse, code, evaluate, batch, review, accept, export, import_qdpx, sample, stats)
     for module in (*commands, merge, agree):
         main.add_command(module.command)
 

@@ -53,7 +53,7 @@ def _support(entry: Quote | Tool, n_codings: int | None) -> str:
     return f" (support {support}/{n_codings})"
 
 
-def _category_block(coding: Coding, cat_id: str, name: str) -> list[str]:
+def _category_block(coding: Coding, cat_id: str, name: str, blank: bool = False) -> list[str]:
     n = coding.n_codings
     entries = [
         f'  - "{q.text}"{_suffix(q.note)}{_support(q, n)}'
@@ -66,7 +66,7 @@ def _category_block(coding: Coding, cat_id: str, name: str) -> list[str]:
         if t.category == cat_id
     ]
     remarks = [r for r in coding.remarks if r.category == cat_id]
-    if not entries and not remarks:
+    if not entries and not remarks and not blank:
         return []
     on_label = " ".join(r.text for r in remarks if not r.bullet)
     lines = [f"- **{cat_id}. {name}:**" + (f" {on_label}" if on_label else "")]
@@ -83,8 +83,10 @@ def render(
     codebook: Codebook,
     draft_model: str | None = None,
     review_notes: list[str] | None = None,
+    blank: bool = False,
 ) -> str:
-    """The coding as gold Markdown; with `draft_model`, titled as a draft from that model."""
+    """The coding as gold Markdown; with `draft_model`, titled as a draft from that model;
+    `blank`: a sheet to code on, with the profile, reasoning and every category's label."""
     kind = f"{DRAFT_KIND} by {draft_model}" if draft_model else GOLD_KIND
     org = f" ({coding.organisation})" if coding.organisation else ""
     lines = [
@@ -100,18 +102,18 @@ def render(
             f'them ends with "(support k/{n_codings})".',
             "",
         ]
-    if coding.profile:
-        lines.append(f"- **Assigned Profile:** `{coding.profile}`")
-    if coding.reasoning:
-        lines.append(f"- **Reasoning:** {coding.reasoning}")
-    if coding.profile or coding.reasoning:
+    if coding.profile or blank:
+        lines.append(f"- **Assigned Profile:** `{coding.profile or ''}`")
+    if coding.reasoning or blank:
+        lines.append(f"- **Reasoning:** {coding.reasoning or ''}".rstrip())
+    if coding.profile or coding.reasoning or blank:
         lines.append("")
     for part in codebook.parts:
         lines += ["---", "", f"## {part.heading}", ""]
         sections: list[tuple[str | None, list]] = [(g.title, g.categories) for g in part.groups]
         sections += [(None, part.categories)] if part.categories else []
         for title, categories in sections:
-            block = [ln for c in categories for ln in _category_block(coding, c.id, c.name)]
+            block = [ln for c in categories for ln in _category_block(coding, c.id, c.name, blank)]
             if block:
                 lines += ([f"### {title}", ""] if title else []) + block + [""]
     text = "\n".join(lines)

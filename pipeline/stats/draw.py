@@ -1,0 +1,67 @@
+"""Drawing a validation sample from a coded corpus (the edge of `autocode sample`): read the
+coding sets and the strata, draw, write the files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pipeline import __version__
+from pipeline.codebook import Codebook
+from pipeline.errors import InputError
+from pipeline.stats.inputs import group_values, load_sources, parse_by, read_ads_table
+from pipeline.stats.sample import Draw, codings_hash, confidence, srs, stratified
+from pipeline.stats.sample_files import write_sample
+
+
+def _strata(column: str, codings, ads: Path | None, id_field: str) -> list[str]:
+    if column == "profile" and ads is None:
+        return [c.profile or "(none)" for c in codings]
+    if ads is None:
+        raise InputError(f"--design stratified:{column} needs --ads, the ads table it groups by")
+    by = parse_by(column)
+    return group_values(read_ads_table(ads, id_field), [c.ad_id for c in codings], by)
+
+
+def draw_of(design: str, codings, n: int, seed: int, ads: Path | None, id_field: str) -> Draw:
+    ad_ids = [c.ad_id for c in codings]
+    if n > len(ad_ids):
+        raise InputError(f"--n {n}: the coding sets hold only {len(ad_ids)} ads")
+    rng = np.random.default_rng(seed)
+    if design == "srs":
+        return srs(ad_ids, n, rng)
+    if design.startswith("stratified:") and design.partition(":")[2].strip():
+        column = design.partition(":")[2].strip()
+        return stratified(ad_ids, _strata(column, codings, ads, id_field), n, rng)
+    if design == "confidence":
+        return confidence(codings, n, rng)
+    raise InputError(f"--design {design!r}: use srs, stratified:COLUMN or confidence")
+
+
+def draw_sample(
+    paths: list[Path],
+    book: Codebook,
+    n: int,
+    out: Path,
+    design: str,
+    seed: int,
+    ads: Path | None = None,
+    id_field: str = "id",
+) -> Path:
+    """Draw and write the sample; the path of sample.json."""
+    sources = load_sources(paths, book)
+    codings = sorted((c for s in sources for c in s.codings), key=lambda c: c.ad_id)
+    draw = draw_of(design, codings, n, seed, ads, id_field)
+    meta = {
+        "tool": "autocode",
+        "version": __version__,
+        "design": design,
+        "seed": seed,
+        "N": len(codings),
+        "codings": [str(s.path) for s in sources],
+        "codings_sha256": codings_hash(codings),
+        "provenance": [s.manifest for s in sources if s.manifest is not None],
+    }
+    write_sample(Path(out), draw, meta, {c.ad_id: c for c in codings}, book)
+    return Path(out) / "sample.json"
