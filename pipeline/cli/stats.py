@@ -44,6 +44,30 @@ from pipeline.cli.options import Folder, PathArg, codebook_option, id_field_opti
     show_default=True,
     help="Tools listed overall, per tool category and per profile.",
 )
+@click.option(
+    "--gold",
+    type=PathArg,
+    help="The human coding of the validation sample (folder of .md, codings.jsonl): adds "
+    "the classical and PPI++ estimates (inference.csv).",
+)
+@click.option(
+    "--sample",
+    "sample_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The sample.json of `autocode sample` that --gold codes.",
+)
+@click.option(
+    "--finite-population",
+    is_flag=True,
+    help="Estimate for this corpus (finite population correction) instead of the "
+    "population it is drawn from.",
+)
+@click.option(
+    "--cluster",
+    metavar="COLUMN",
+    help="An ads-table column (e.g. organisation) whose ads are not independent: "
+    "cluster-robust standard errors.",
+)
 @codebook_option
 def command(
     codings: tuple[Path, ...],
@@ -53,6 +77,10 @@ def command(
     by: tuple[str, ...],
     validated: Path | None,
     top: int,
+    gold: Path | None,
+    sample_path: Path | None,
+    finite_population: bool,
+    cluster: str | None,
     codebook_path: Path | None,
 ) -> None:
     """Corpus statistics of coded ads: tables (CSV, JSON) and a page of charts.
@@ -64,13 +92,19 @@ def command(
     stats.json with every table and the provenance, and index.html, which opens
     from disk with no network. Prints the page's path.
 
+    With --gold and --sample (a human coding of the sample `autocode sample` drew),
+    inference.csv gives each category's presence, part, group and profile share three
+    ways: naive (the model alone), classical (the sample alone) and PPI++ (both; valid
+    whatever the model's errors); with --by also differences.csv and group_tests.csv.
+
     \b
     Example:
       autocode stats drafts/ --ads ads.jsonl --by industry --by date_found:month \\
           --validated eval.json --out stats/
+      autocode stats drafts/ --gold validation-gold/ --sample validation/sample.json
     """
     from pipeline.codebook import DEFAULT_CODEBOOK, load_codebook
-    from pipeline.stats.inputs import load_stats_input
+    from pipeline.stats.inputs import Inference, load_stats_input
     from pipeline.stats.output import write_outputs
     from pipeline.stats.report import build_report
 
@@ -84,6 +118,7 @@ def command(
         by,
         validated,
         top,
+        Inference(gold, sample_path, finite_population, cluster),
     )
     report = build_report(inp)
     for warning in report.provenance["warnings"]:

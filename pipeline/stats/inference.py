@@ -60,7 +60,7 @@ def power_tuning(y: np.ndarray, yhat: np.ndarray, yhat_unlabelled: np.ndarray) -
     n, big_n = len(y), len(yhat_unlabelled)
     every = np.concatenate([yhat, yhat_unlabelled])
     variance = every.var(ddof=1) if len(every) > 1 else 0.0
-    if n == 0 or variance == 0:
+    if n == 0 or big_n == 0 or variance == 0:  # nothing unlabelled: the human sample alone
         return 0.0
     covariance = ((y - y.mean()) * (yhat - yhat.mean())).mean()
     return float(np.clip(covariance / ((1 + n / big_n) * variance), 0.0, 1.0))

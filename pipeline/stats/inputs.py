@@ -19,6 +19,8 @@ from pipeline.codings.load import RECORDS, load_codings
 from pipeline.errors import InputError
 from pipeline.record import Coding
 from pipeline.stats.estimators import Validation
+from pipeline.stats.sample import codings_hash
+from pipeline.stats.sample_files import Sample, read_sample
 from pipeline.store import read_records
 
 MISSING = "(missing)"
@@ -262,6 +264,11 @@ class StatsInput:
     validation: dict[str, Validation] | None = None
     validated_path: str | None = None
     top: int = 20
+    gold: dict[str, Coding] | None = None  # the human coding of the sampled ads
+    gold_path: str | None = None
+    sample: Sample | None = None
+    finite_population: bool = False
+    cluster: str | None = None  # an ads-table column whose values are clusters
 
 
 def load_stats_input(
@@ -273,13 +280,18 @@ def load_stats_input(
     by: Sequence[str] = (),
     validated: Path | None = None,
     top: int = 20,
+    inference: Inference | None = None,
 ) -> StatsInput:
     """Every input of `autocode stats`, read and checked before any table is built."""
     specs = list(dict.fromkeys(parse_by(spec) for spec in by))
     if specs and ads is None:
         raise InputError(f"--by {by[0]} needs --ads, the ads table whose columns it groups by")
+    sources = load_sources(codings, book)
+    inference = inference or Inference()
+    if inference.cluster and ads is None:
+        raise InputError(f"--cluster {inference.cluster} needs --ads, the table of its column")
     return StatsInput(
-        sources=load_sources(codings, book),
+        sources=sources,
         book=book,
         codebook_path=codebook_path,
         ads_table=read_ads_table(ads, id_field) if ads else None,
@@ -287,4 +299,36 @@ def load_stats_input(
         validation=read_validation(validated, book) if validated else None,
         validated_path=str(validated) if validated else None,
         top=top,
+        **inference.load(sources, book),
     )
+
+
+@dataclass
+class Inference:
+    """`--gold`, `--sample`, `--finite-population` and `--cluster` of `autocode stats`."""
+
+    gold: Path | None = None
+    sample: Path | None = None
+    finite_population: bool = False
+    cluster: str | None = None
+
+    def load(self, sources: list[CodingSource], book: Codebook) -> dict:
+        if (self.gold is None) != (self.sample is None):
+            raise InputError("--gold and --sample go together: the human coding of the sample")
+        if self.gold is None or self.sample is None:
+            return {}
+        sample = read_sample(self.sample)
+        drafted = codings_hash([c for s in sources for c in s.codings])
+        if sample.codings_sha256 != drafted:
+            raise InputError(
+                f"{self.sample}: drawn from other codings than CODINGS (their hash differs); "
+                "estimates need the coding set the sample was drawn from"
+            )
+        gold = {c.ad_id: c for c in load_codings(self.gold, book)}
+        return {
+            "gold": gold,
+            "gold_path": str(self.gold),
+            "sample": sample,
+            "finite_population": self.finite_population,
+            "cluster": self.cluster,
+        }

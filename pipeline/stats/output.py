@@ -123,21 +123,28 @@ def _prevalence_section(report: Report, book: Codebook) -> dict:
     )
 
 
+def _any_level(rows, key: str) -> bool:
+    """Whether a crosstab has a level with ads (none: no chart, e.g. codings with no profile)."""
+    return any(r[f"{key}_ads"] for r in rows)
+
+
 def _profile_section(report: Report) -> dict:
+    crosstab = report.table("profile_categories").rows
     charts = [
         _chart(
             "chart-profiles",
             "Profile distribution (Wilson 95% intervals)",
             profiles_chart(report.table("profiles").rows),
         ),
-        _chart(
-            "chart-profile-categories",
-            "Profile x category: share of each profile's ads coding the category",
-            crosstab_chart(
-                report.table("profile_categories").rows, "profile", "chart-profile-categories"
-            ),
-        ),
     ]
+    if _any_level(crosstab, "profile"):
+        charts.append(
+            _chart(
+                "chart-profile-categories",
+                "Profile x category: share of each profile's ads coding the category",
+                crosstab_chart(crosstab, "profile", "chart-profile-categories"),
+            )
+        )
     names = ["profiles", "profile_categories", "profile_tests"]
     return _section("profiles", "Profiles", charts, [report.table(n) for n in names])
 
@@ -178,12 +185,14 @@ def _breakdown_sections(report: Report) -> list[dict]:
             f"Share of ads coding each category, per {by} (the {CHART_MAX_GROUPS} "
             "first groups of the table)"
         )
-        chart = crosstab_chart(table.rows, by, name)
+        charts = []
+        if _any_level(table.rows, by):
+            charts.append(_chart(name, caption, crosstab_chart(table.rows, by, name)))
         sections.append(
             _section(
                 f"by-{by}",
                 f"By {by}",
-                [_chart(name, caption, chart)],
+                charts,
                 [table, report.table(f"by_{by}_tests")],
             )
         )

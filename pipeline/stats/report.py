@@ -10,8 +10,18 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from pipeline import __version__
 from pipeline.codebook import Codebook
+from pipeline.stats.inference_rows import (
+    Validation,
+    difference_rows,
+    group_masks,
+    group_test_rows,
+    inference_rows,
+    targets,
+)
 from pipeline.stats.inputs import MISSING, By, CodingSource, StatsInput, group_values
 from pipeline.stats.tables import (
     Presence,
@@ -204,6 +214,8 @@ def build_report(inp: StatsInput) -> Report:
     ]
     for by in inp.by:
         tables += _breakdown(inp, pres, by)
+    if inp.sample is not None:
+        tables += inference_tables(inp, pres)
     return Report(tables, provenance(inp, pres))
 
 
@@ -272,6 +284,98 @@ def provenance(inp: StatsInput, pres: Presence) -> dict:
         "ads_table": _ads_table(inp, pres),
         "by": [by.name for by in inp.by],
         "validated": inp.validated_path,
+        "inference": _inference_provenance(inp),
         "top": inp.top,
         "warnings": codebook_warnings(inp),
+    }
+
+
+# ------------------------------------------------------------------ inference
+
+
+def validation_of(inp: StatsInput, pres: Presence) -> Validation:
+    """The human sample against the model's codings, ad by ad in the corpus's order."""
+    assert inp.sample is not None and inp.gold is not None
+    sample = inp.sample
+    model = targets(pres, inp.book)
+    drawn = set(sample.ad_ids)
+    sampled = np.array([a in drawn and a in inp.gold for a in pres.ad_ids])
+    gold_pres = presence(
+        [inp.gold[a] for a in pres.ad_ids if a in drawn and a in inp.gold], inp.book
+    )
+    gold_values = targets(gold_pres, inp.book)
+    gold = {}
+    for target, values in gold_values.items():
+        column = np.full(len(pres.ad_ids), np.nan)
+        column[sampled] = values
+        gold[target] = column
+    clusters = None
+    if inp.cluster:
+        assert inp.ads_table is not None
+        clusters = np.asarray(
+            group_values(inp.ads_table, pres.ad_ids, By(inp.cluster)), dtype=object
+        )
+    return Validation(
+        sampled=sampled,
+        pi=np.array([sample.probabilities.get(a, np.nan) for a in pres.ad_ids]),
+        equal=sample.equal_probabilities,
+        gold=gold,
+        model=model,
+        finite=inp.finite_population,
+        clusters=clusters,
+    )
+
+
+def inference_tables(inp: StatsInput, pres: Presence) -> list[Table]:
+    val = validation_of(inp, pres)
+    table = inp.ads_table
+    groups = {by.name: group_masks(group_values(table, pres.ad_ids, by)) for by in inp.by if table}
+    design = inp.sample.design if inp.sample else ""
+    estimand = "this corpus" if inp.finite_population else "the population the corpus is drawn from"
+    tables = [
+        Table(
+            "inference",
+            "Estimates with the validation sample",
+            f"Per target (category presence, part, group, profile), overall and per group: "
+            f"naive (the model's codings of every ad, ignoring its errors), classical (the "
+            f"human sample alone) and PPI++ (both, unbiased whatever the model's errors); "
+            f"95% intervals clipped to [0, 1]; design {design}, estimand {estimand}; "
+            f"lambda is PPI++'s power tuning, ess n_gold x SE²(classical) / SE²(PPI++).",
+            inference_rows(val, {v: m for masks in groups.values() for v, m in masks.items()}),
+        )
+    ]
+    if groups:
+        tables += [
+            Table(
+                "differences",
+                "Differences between groups (PPI++)",
+                "Per target and pair of groups: the difference of their PPI++ estimates with "
+                "its 95% interval and p-value, adjusted over the table (Holm; "
+                "Benjamini-Hochberg).",
+                [r for by, masks in groups.items() for r in difference_rows(val, by, masks)],
+            ),
+            Table(
+                "group_tests",
+                "Equal across groups (PPI++ Wald test)",
+                "Per target, the Wald chi-square that its PPI++ estimates are equal in every "
+                "group, with adjusted p-values.",
+                [r for by, masks in groups.items() for r in group_test_rows(val, by, masks)],
+            ),
+        ]
+    return tables
+
+
+def _inference_provenance(inp: StatsInput) -> dict | None:
+    if inp.sample is None or inp.gold is None:
+        return None
+    sample, gold = inp.sample, inp.gold
+    return {
+        "sample": str(sample.path),
+        "design": sample.design,
+        "seed": sample.seed,
+        "gold": inp.gold_path,
+        "n_sampled": len(sample.ad_ids),
+        "sampled_without_gold": [a for a in sample.ad_ids if a not in gold],
+        "estimand": "corpus" if inp.finite_population else "population",
+        "cluster": inp.cluster,
     }
