@@ -181,3 +181,50 @@ def test_systematic_sampling_draws_each_ad_as_often_as_its_probability():
     for _ in range(20000):
         counts[systematic(pi, rng)] += 1
     assert counts / 20000 == pytest.approx(pi, abs=0.015)
+
+
+def test_groups_differences_finite_population_and_clusters(pinned_corpus, tmp_path):
+    codings, gold, sample = pinned_corpus
+    ads = tmp_path / "ads.jsonl"
+    rows = [
+        {
+            "id": f"ad{i:04d}",
+            "industry": "ICT" if i % 2 else "Finance",
+            "organisation": f"org{i // 10}",
+        }
+        for i in range(1260)
+    ]
+    ads.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    common = ["stats", codings, "--gold", gold, "--sample", sample, "--ads", ads]
+    outs = {}
+    for name, extra in {
+        "by": ["--by", "industry"],
+        "finite": ["--finite-population"],
+        "cluster": ["--cluster", "organisation"],
+        "plain": [],
+    }.items():
+        result = run(*common, *extra, "--out", tmp_path / name)
+        assert result.exit_code == 0, result.output
+        outs[name] = tmp_path / name
+
+    differences = rows_of(outs["by"] / "differences.csv")
+    pair = next(r for r in differences if r["target"] == "1.A.1")
+    assert (pair["by"], pair["group_a"], pair["group_b"]) == ("industry", "Finance", "ICT")
+    assert float(pair["p_holm"]) >= float(pair["p_bh"]) >= float(pair["p_value"])
+    tests = rows_of(outs["by"] / "group_tests.csv")
+    assert next(r for r in tests if r["target"] == "1.A.1")["dof"] == "1"
+    inference = rows_of(outs["by"] / "inference.csv")
+    assert {r["group"] for r in inference} == {"", "Finance", "ICT"}
+
+    def width(folder: str) -> float:
+        row = next(
+            r
+            for r in rows_of(outs[folder] / "inference.csv")
+            if (r["target"], r["group"], r["method"]) == ("1.A.1", "", "ppi++")
+        )
+        return float(row["ci_high"]) - float(row["ci_low"])
+
+    assert width("finite") < width("plain")  # the model's share of this corpus is known
+    assert width("cluster") != pytest.approx(width("plain"))
+    tables = rows_of(outs["by"] / "by_industry_tests.csv")
+    assert list(tables[0]).index("p_holm") == list(tables[0]).index("p_value") + 1

@@ -15,15 +15,13 @@ from pipeline.codebook import Codebook
 from pipeline.stats.estimators import wilson
 from pipeline.stats.inference import (
     Estimate,
-    benjamini_hochberg,
     classical,
     difference,
-    holm,
     ipw_ppi_mean,
     ppi_mean,
     wald_equal,
 )
-from pipeline.stats.tables import Presence, Row
+from pipeline.stats.tables import Presence, Row, with_adjusted_p
 
 MIN_POSITIVES = 5  # fewer human positives: the PPI++ row takes the classical interval
 
@@ -140,14 +138,6 @@ def few_positives(val: Validation) -> list[str]:
     return [t for t in val.model if np.nansum(val.gold[t][val.sampled]) < MIN_POSITIVES]
 
 
-def _adjusted(rows: list[Row]) -> list[Row]:
-    p = [float(str(r["p_value"])) if r["p_value"] is not None else float("nan") for r in rows]
-    for row, h, b in zip(rows, holm(p), benjamini_hochberg(p), strict=True):
-        row["p_holm"] = None if np.isnan(h) else h
-        row["p_bh"] = None if np.isnan(b) else b
-    return rows
-
-
 def difference_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> list[Row]:
     """Per target and pair of groups: the difference of their PPI++ estimates; p-values
     adjusted (Holm, Benjamini-Hochberg) over every row of the table."""
@@ -170,7 +160,7 @@ def difference_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
                     "p_value": None if np.isnan(p) else p,
                 }
             )
-    return _adjusted(rows)
+    return with_adjusted_p(rows)
 
 
 def group_test_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> list[Row]:
@@ -188,7 +178,7 @@ def group_test_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
                 "p_value": None if np.isnan(p) else p,
             }
         )
-    return _adjusted(rows)
+    return with_adjusted_p(rows)
 
 
 def group_masks(values: Sequence[str]) -> dict[str, np.ndarray]:

@@ -25,6 +25,7 @@ from pipeline.stats.estimators import (
     share,
     wilson,
 )
+from pipeline.stats.inference import benjamini_hochberg, holm
 
 Row = dict[str, object]
 
@@ -226,7 +227,27 @@ def independence_rows(
         rows.append(
             {"category": cid, "name": book.categories[cid].name, **_test_row(independence(table))}
         )
-    return rows
+    return with_adjusted_p(rows)
+
+
+def with_adjusted_p(rows: list[Row]) -> list[Row]:
+    """Each row's p-value adjusted over the table's tests, beside it: Holm (family-wise
+    error) and Benjamini-Hochberg (false discovery rate); 20 categories make false
+    positives likely at 5% each."""
+    p = [float(str(r["p_value"])) if r["p_value"] is not None else float("nan") for r in rows]
+    out = []
+    for row, h, b in zip(rows, holm(p), benjamini_hochberg(p), strict=True):
+        new: Row = {}
+        for key, value in row.items():
+            new[key] = value
+            if key == "p_value":
+                new |= {"p_holm": _finite(h), "p_bh": _finite(b)}
+        out.append(new)
+    return out
+
+
+def _finite(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
 
 
 # ------------------------------------------------------------------ co-occurrence
