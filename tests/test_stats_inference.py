@@ -228,3 +228,27 @@ def test_groups_differences_finite_population_and_clusters(pinned_corpus, tmp_pa
     assert width("cluster") != pytest.approx(width("plain"))
     tables = rows_of(outs["by"] / "by_industry_tests.csv")
     assert list(tables[0]).index("p_holm") == list(tables[0]).index("p_value") + 1
+
+
+@pytest.mark.browser
+def test_the_page_shows_the_forest_plot_with_no_error_or_request(pinned_corpus, tmp_path, browser):
+    codings, gold, sample = pinned_corpus
+    out = tmp_path / "s"
+    assert run("stats", codings, "--gold", gold, "--sample", sample, "--out", out).exit_code == 0
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    page = context.new_page()
+    problems, requests = [], []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("request", lambda request: requests.append(request.url))
+    page.goto((out / "index.html").as_uri())
+    page.wait_for_load_state("load")
+    box = page.locator("figure#chart-inference svg").bounding_box()
+    assert box and box["width"] > 200 and box["height"] > 200
+    svg = page.locator("figure#chart-inference svg").text_content() or ""
+    assert all(label in svg for label in ("naive", "classical", "ppi++", "1.A.1", "3.5"))
+    caption = page.locator("figure#chart-inference figcaption").text_content() or ""
+    assert "design srs, 60 validated ads of 1260" in caption
+    assert problems == [] and requests == [(out / "index.html").as_uri()]
+    page.screenshot(path=str(tmp_path / "forest.png"), full_page=False)
+    context.close()

@@ -221,3 +221,39 @@ def cooccurrence_chart(pairs: Sequence[Row], categories: Sequence[str]) -> str:
     ax.set_aspect("equal")
     fig.colorbar(image, ax=ax, shrink=0.7, label="phi")
     return to_svg(fig, "chart-cooccurrence")
+
+
+FOREST = {"naive": ("#999999", -0.25), "classical": ("#1f77b4", 0.0), "ppi++": ("#d62728", 0.25)}
+
+
+@styled
+def forest_chart(rows: Sequence[Row], categories: Sequence[str], caption: str) -> str:
+    """Per category (overall rows of the inference table): the naive, classical and PPI++
+    estimates with their 95% intervals, side by side."""
+    fig = _figure(1.0 + 0.32 * len(categories))
+    ax = fig.subplots()
+    y = np.arange(len(categories))
+    for method, (colour, offset) in FOREST.items():
+        found = {str(r["target"]): r for r in rows if r["method"] == method and not r["group"]}
+        picked = [found.get(c) for c in categories]
+        est = np.array([_num(r["estimate"]) if r else np.nan for r in picked])
+        low = np.array([_num(r["ci_low"]) if r else np.nan for r in picked])
+        high = np.array([_num(r["ci_high"]) if r else np.nan for r in picked])
+        ax.errorbar(
+            est,
+            y + offset,
+            xerr=np.array([est - low, high - est]),
+            fmt="o",
+            ms=3,
+            color=colour,
+            elinewidth=1,
+            capsize=2,
+            label=method,
+        )
+    ax.set_yticks(y, categories)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(caption)
+    ax.legend(loc="lower right", fontsize=7)
+    return to_svg(fig, "chart-inference")

@@ -21,6 +21,7 @@ from pipeline.stats.charts import (
     CHART_MAX_GROUPS,
     cooccurrence_chart,
     crosstab_chart,
+    forest_chart,
     prevalence_chart,
     profiles_chart,
     tools_chart,
@@ -199,8 +200,29 @@ def _breakdown_sections(report: Report) -> list[dict]:
     return sections
 
 
+def _inference_section(report: Report, book: Codebook) -> list[dict]:
+    """The estimates with the validation sample, when there is one: a forest plot of the
+    categories' naive, classical and PPI++ intervals, and the tables."""
+    if not _has(report, "inference"):
+        return []
+    inference = report.provenance["inference"]
+    n_gold = len(inference["sampled_without_gold"])
+    design = (
+        f"design {inference['design']}, {inference['n_sampled'] - n_gold} validated ads of "
+        f"{report.provenance['ads']}, estimand: the {inference['estimand']}"
+    )
+    chart = forest_chart(report.table("inference").rows, list(book.categories), design)
+    caption = (
+        f"Share of ads coding each category: naive, classical and PPI++ 95% intervals ({design})"
+    )
+    names = [n for n in ("inference", "differences", "group_tests") if _has(report, n)]
+    tables = [report.table(n) for n in names]
+    return [_section("inference", "Estimates", [_chart("chart-inference", caption, chart)], tables)]
+
+
 def page_html(report: Report, book: Codebook) -> str:
     sections = [
+        *_inference_section(report, book),
         _prevalence_section(report, book),
         _profile_section(report),
         _cooccurrence_section(report, book),
