@@ -3,11 +3,12 @@
     python -m bench.run --data ../shared/data/jobads            # everything (~13 min)
     python -m bench.run --data ... --only concurrency,eval      # re-run some parts
 
-Parts: concurrency, overhead (with start-up), eval, stats, embedded, tokens (with cost). Each
-part's figures replace that part's in bench/results.json; the others are kept from the
-last run, so a disturbed part can be re-run alone. The tables are printed and rewritten
-in BENCHMARKS.md. A part whose data is missing is skipped with the reason. Nothing of the
-data is written into the repository: work files go to a temporary folder.
+Parts: concurrency, overhead (with start-up), eval, stats, embedded, tokens (with cost),
+coverage (the intervals' coverage, by simulation; needs no data). Each part's figures
+replace that part's in bench/results.json; the others are kept from the last run, so a
+disturbed part can be re-run alone. The tables are printed and rewritten in BENCHMARKS.md. A
+part whose data is missing is skipped with the reason. Nothing of the data is written into
+the repository: work files go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("concurrency", "overhead", "eval", "stats", "embedded", "tokens")
+PARTS = ("concurrency", "overhead", "eval", "stats", "embedded", "tokens", "coverage")
 PACKAGES = (
     "openai",
     "instructor",
@@ -134,6 +135,8 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
             res = cost.count_tokens(ads, book)
             results["tokens"] = res
             _cost(results)
+        elif part == "coverage":
+            res = _coverage(args, results)
         if part != "embedded":  # its figures are all under results["embedded"]
             results["details"][part] = res
         results["conditions"][part] = {
@@ -185,6 +188,19 @@ def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
     return res
 
 
+def _coverage(args, results: dict) -> dict:
+    """The intervals' coverage by simulation (no data needed); the table goes to stderr."""
+    from bench import coverage
+
+    res = coverage.coverage(args.corpora)
+    results["coverage"] = {
+        design: {method: row["coverage"] for method, row in r["methods"].items()}
+        for design, r in res.items()
+    }
+    print(coverage.markdown(res), file=sys.stderr)
+    return res
+
+
 def _cost(results: dict) -> None:
     """Cost needs the token counts and the embedded run's completion tokens per ad."""
     from bench.cost import cost_per_1000
@@ -232,6 +248,9 @@ def parse_args(argv):
         type=int,
         default=0,
         help="of those, also coded in full with prefix reuse defeated",
+    )
+    parser.add_argument(
+        "--corpora", type=int, default=20_000, help="simulated corpora per design (coverage)"
     )
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")

@@ -9,8 +9,10 @@ sample of the corpus combined with the model's codings of every ad (docs/statist
 - `ipw_ppi_mean`: the same under unequal inclusion probabilities (design-based supervised
   learning, Egami et al. 2023; active inference, Zrnic and Candès 2024): every ad contributes
   lam*yhat + (y - lam*yhat) * sampled / pi.
-- `classical`: the human sample alone: Wilson for a proportion of a simple random sample,
-  else the Hájek (weighted) mean with its linearised variance.
+- `classical`: the human sample alone: Wilson for a proportion of a simple random sample;
+  under unequal probabilities the Hájek (weighted) mean with a Wilson interval on Kish's
+  effective sample size (the normal interval of the Hájek mean under-covers when the rare
+  positives are the ads least likely to be drawn); with clusters, its linearised variance.
 - Clusters (`clusters`, e.g. the employer): standard errors from cluster totals.
 Every interval is normal, at `LEVEL`, and clipped to [0, 1] by the caller's rows.
 """
@@ -131,8 +133,14 @@ def classical(
     est = float((w * y_).sum() / w.sum())
     residual = w * (y_ - est) / w.mean()  # linearised: the mean's influence per unit
     se = float(np.sqrt(_cluster_var(residual, clusters)))
-    low, high = Estimate(est, se).interval()
-    return est, low, high, se
+    if clusters is not None:
+        low, high = Estimate(est, se).interval()
+        return est, low, high, se
+    n_eff = w.sum() ** 2 / (w**2).sum()  # Kish
+    z = float(norm.ppf(1 - (1 - LEVEL) / 2))
+    centre = (est + z * z / (2 * n_eff)) / (1 + z * z / n_eff)
+    half = z / (1 + z * z / n_eff) * np.sqrt(est * (1 - est) / n_eff + z * z / (4 * n_eff**2))
+    return est, float(max(0.0, centre - half)), float(min(1.0, centre + half)), se
 
 
 def difference(a: Estimate, b: Estimate) -> tuple[float, float, float]:
