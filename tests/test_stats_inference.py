@@ -92,6 +92,9 @@ def test_ppi_rows_are_ppi_py_ppi_mean_ci_clipped(pinned_corpus, tmp_path):
         assert (row["n_gold"], row["n_corpus"]) == ("60", "1260")
     methods = {r["method"] for r in rows if r["target"] == "1.A.1"}
     assert methods == {"naive", "classical", "ppi++"}
+    # no human positive of 1.A.2: its PPI++ row is the classical interval, with no lambda
+    few = {r["method"]: r for r in rows if (r["target"], r["group"]) == ("1.A.2", "")}
+    assert few["ppi++"]["lambda"] == "" and few["ppi++"]["ci_high"] == few["classical"]["ci_high"]
 
 
 def test_a_sample_of_other_codings_is_refused(pinned_corpus, tmp_path):
@@ -113,6 +116,10 @@ def test_sampled_ads_without_gold_are_listed(pinned_corpus, tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "s" / "stats.json").read_text(encoding="utf-8"))
     assert report["provenance"]["inference"]["sampled_without_gold"] == ["ad0000"]
+    assert "1 sampled ad(s) have no coding in" in result.stderr and "ad0000" in result.stderr
+    # categories with under 5 human positives carry the classical interval, and are named
+    few = report["provenance"]["inference"]["few_positives"]
+    assert "1.A.2" in few and "1.A.1" not in few
 
 
 def corpus(tmp_path: Path, k: int | None = None) -> Path:

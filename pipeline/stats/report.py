@@ -17,6 +17,7 @@ from pipeline.codebook import Codebook
 from pipeline.stats.inference_rows import (
     Validation,
     difference_rows,
+    few_positives,
     group_masks,
     group_test_rows,
     inference_rows,
@@ -214,9 +215,24 @@ def build_report(inp: StatsInput) -> Report:
     ]
     for by in inp.by:
         tables += _breakdown(inp, pres, by)
+    prov = provenance(inp, pres)
     if inp.sample is not None:
-        tables += inference_tables(inp, pres)
-    return Report(tables, provenance(inp, pres))
+        val = validation_of(inp, pres)
+        tables += inference_tables(inp, pres, val)
+        prov["inference"]["few_positives"] = few_positives(val)
+        prov["warnings"] += _sample_warnings(prov["inference"])
+    return Report(tables, prov)
+
+
+def _sample_warnings(inference: dict) -> list[str]:
+    missing = inference["sampled_without_gold"]
+    if not missing:
+        return []
+    listed = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
+    return [
+        f"{len(missing)} sampled ad(s) have no coding in {inference['gold']} and are left out "
+        f"of the estimates: {listed}"
+    ]
 
 
 # ------------------------------------------------------------------ provenance
@@ -326,8 +342,7 @@ def validation_of(inp: StatsInput, pres: Presence) -> Validation:
     )
 
 
-def inference_tables(inp: StatsInput, pres: Presence) -> list[Table]:
-    val = validation_of(inp, pres)
+def inference_tables(inp: StatsInput, pres: Presence, val: Validation) -> list[Table]:
     table = inp.ads_table
     groups = {by.name: group_masks(group_values(table, pres.ad_ids, by)) for by in inp.by if table}
     design = inp.sample.design if inp.sample else ""
