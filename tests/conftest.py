@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,24 @@ def browser():
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@dataclass
+class WatchedPage:
+    """A page whose errors (uncaught, console) and requests are recorded as it is used."""
+
+    context: object
+    page: object
+    problems: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+def watched_page(browser, width: int = 1300, height: int = 900) -> WatchedPage:
+    context = browser.new_context(viewport={"width": width, "height": height})
+    watched = WatchedPage(context, context.new_page())
+    watched.page.on("pageerror", lambda exc: watched.problems.append(str(exc)))
+    watched.page.on(
+        "console", lambda msg: msg.type == "error" and watched.problems.append(msg.text)
+    )
+    watched.page.on("request", lambda request: watched.requests.append(request.url))
+    return watched

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import watched_page
 from stats_corpus import corpus
 
 from pipeline.cli import main
@@ -311,12 +312,8 @@ CHARTS = [
 
 @pytest.mark.browser
 def test_page_opens_from_disk_with_every_chart_and_no_network(run, browser):
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    problems, requests = [], []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("request", lambda request: requests.append(request.url))
+    watched = watched_page(browser)
+    page = watched.page
     page.goto((run / "index.html").as_uri())
     page.wait_for_load_state("load")
     for chart in CHARTS:
@@ -326,5 +323,5 @@ def test_page_opens_from_disk_with_every_chart_and_no_network(run, browser):
     assert "corrected (Rogan-Gladen" in prevalence  # the corrected values beside the raw
     assert page.evaluate("() => window.__pwned") is None
     assert page.get_by_text(EVIL_TOOL).count() > 0  # shown as text
-    assert problems == [] and requests == [(run / "index.html").as_uri()]
-    context.close()
+    assert watched.problems == [] and watched.requests == [(run / "index.html").as_uri()]
+    watched.context.close()

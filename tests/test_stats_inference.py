@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import watched_page
 
 from pipeline.cli import main
 from pipeline.record import Coding, Quote
@@ -242,12 +243,8 @@ def test_the_page_shows_the_forest_plot_with_no_error_or_request(pinned_corpus, 
     codings, gold, sample = pinned_corpus
     out = tmp_path / "s"
     assert run("stats", codings, "--gold", gold, "--sample", sample, "--out", out).exit_code == 0
-    context = browser.new_context(viewport={"width": 1300, "height": 900})
-    page = context.new_page()
-    problems, requests = [], []
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("request", lambda request: requests.append(request.url))
+    watched = watched_page(browser)
+    page = watched.page
     page.goto((out / "index.html").as_uri())
     page.wait_for_load_state("load")
     box = page.locator("figure#chart-inference svg").bounding_box()
@@ -256,6 +253,6 @@ def test_the_page_shows_the_forest_plot_with_no_error_or_request(pinned_corpus, 
     assert all(label in svg for label in ("naive", "classical", "ppi++", "1.A.1", "3.5"))
     caption = page.locator("figure#chart-inference figcaption").text_content() or ""
     assert "design srs, 60 validated ads of 1260" in caption
-    assert problems == [] and requests == [(out / "index.html").as_uri()]
+    assert watched.problems == [] and watched.requests == [(out / "index.html").as_uri()]
     page.screenshot(path=str(tmp_path / "forest.png"), full_page=False)
-    context.close()
+    watched.context.close()
