@@ -134,3 +134,21 @@ def test_index_sort_button_orders_lowest_agreement_first(merged_out, browser):
     assert page.evaluate(rows) == ADS
     assert errors == []
     page.close()
+
+
+def test_a_merged_set_shows_what_it_merged_not_an_empty_run(tmp_path):
+    shutil.copytree(REPO / "gold", tmp_path / "second")
+    runner = CliRunner()
+    merged = runner.invoke(
+        main, ["merge", str(REPO / "gold"), str(tmp_path / "second"), "--out", str(tmp_path / "m")]
+    )
+    assert merged.exit_code == 0, merged.output
+    html = tmp_path / "html"
+    result = runner.invoke(
+        main, ["review", str(tmp_path / "m"), "--ads", str(REPO / "raw"), "--html", str(html)]
+    )
+    assert result.exit_code == 0, result.output
+    index = (html / "index.html").read_text(encoding="utf-8")
+    assert "None (None)" not in index
+    assert "merged from" in index and "gold (6 ads" in index and "second (6 ads" in index
+    assert "minimum support" in index and "strict majority" in index

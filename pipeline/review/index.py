@@ -73,10 +73,28 @@ def charts(pages: list[dict], golds: dict[str, Coding], codings: list[Coding], b
     ]
 
 
+def merge_summary(manifest: dict) -> list[tuple[str, str]]:
+    """The rows of the run table for a merged set (`autocode merge`): what it merged."""
+    c, book = manifest.get("counts") or {}, manifest.get("codebook") or {}
+    inputs = [f"{i.get('name')} ({i.get('ads')} ads, {i.get('path')})" for i in manifest["inputs"]]
+    rows = [
+        ("merged from", "; ".join(inputs)),
+        ("minimum support", manifest.get("min_support")),
+        ("codebook", f"{book.get('name')} {book.get('version')}"),
+        ("ads", c.get("ads")),
+        ("ads coded by every set", c.get("ads_coded_by_every_set")),
+        ("entries kept", c.get("entries_kept")),
+        ("created", manifest.get("created")),
+    ]
+    return [(label, "" if value is None else str(value)) for label, value in rows]
+
+
 def run_summary(manifest: dict | None) -> list[tuple[str, str]]:
-    """The rows of the run table, from manifest.json."""
+    """The rows of the run table, from manifest.json (a run's, or a merge's)."""
     if not manifest:
         return []
+    if manifest.get("command") == "merge":
+        return merge_summary(manifest)
     c, book = manifest.get("counts") or {}, manifest.get("codebook") or {}
     cost = manifest.get("cost_usd")
     rows = [
