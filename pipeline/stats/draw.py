@@ -16,7 +16,7 @@ from pipeline.stats.sample_files import write_sample
 
 
 def _strata(column: str, codings, ads: Path | None, id_field: str) -> list[str]:
-    if column == "profile" and ads is None:
+    if column == "profile":  # the drafted profile, not a column of the ads table
         return [c.profile or "(none)" for c in codings]
     if ads is None:
         raise InputError(f"--design stratified:{column} needs --ads, the ads table it groups by")
