@@ -26,7 +26,7 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.coding.one_ad import RunOptions, code_one, prepare
 from pipeline.coding.run import Run
-from pipeline.llm.backend import BACKEND_DEFAULTS
+from pipeline.llm.backend import settings_of
 from pipeline.llm.cache import DiskCache
 from pipeline.llm.client import LLM
 from pipeline.llm.embedded import embedded_server
@@ -54,7 +54,7 @@ class Evicting:
 
 
 def _llm(backend, evict: bool) -> tuple[LLM, Evicting]:
-    defaults = BACKEND_DEFAULTS["embedded"]
+    defaults = settings_of("embedded", timeout=None, max_retries=None, max_tokens=None)
     client = openai.OpenAI(
         base_url=backend.base_url,
         api_key=backend.api_key,

@@ -22,9 +22,8 @@ from pipeline.ads import Ad
 from pipeline.codebook import Codebook
 from pipeline.coding.one_ad import RunOptions, code_one
 from pipeline.coding.run import Run
-from pipeline.llm.backend import BACKEND_DEFAULTS, Backend
-from pipeline.llm.cache import DiskCache
-from pipeline.llm.client import LLM
+from pipeline.llm.backend import Backend, settings_of
+from pipeline.llm.client import LLM, online_llm
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,15 +56,8 @@ def sim_server(latency: float, port: int | None = None):
 
 def make_llm(url: str, cache_dir: Path | None) -> LLM:
     """The LLM layer as `autocode code` builds it for an OpenAI-compatible server."""
-    defaults = BACKEND_DEFAULTS["openai-compatible"]
     backend = Backend("openai-compatible", url, "sim", "sk-bench", "json_schema")
-    return LLM(
-        backend,
-        cache=DiskCache(cache_dir),
-        max_retries=defaults["max_retries"],
-        max_tokens=defaults["max_tokens"],
-        timeout=defaults["timeout"],
-    )
+    return online_llm(backend, cache_dir, temperature=0.0)
 
 
 def run_ads(ads: list[Ad], book: Codebook, llm: LLM, out: Path, concurrency: int) -> tuple:
@@ -127,7 +119,7 @@ def overhead(ads: list[Ad], book: Codebook, data_file: Path, work: Path, repeats
                 book,
                 make_llm(url, cache),
                 Path(tmp) / f"re{i}",
-                BACKEND_DEFAULTS["openai-compatible"]["concurrency"],
+                settings_of("openai-compatible", concurrency=None)["concurrency"],
             )
             if manifest["counts"]["from_cache"] != len(ads):
                 raise RuntimeError(f"cached re-run missed the cache: {manifest['counts']}")
