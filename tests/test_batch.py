@@ -680,3 +680,32 @@ def test_help_shows_examples():
     for command in ("prepare", "submit", "status", "fetch", "ingest"):
         result = cli(["batch", command, "--help"])
         assert "Example:" in result.stdout and "autocode batch " + command in result.stdout
+
+
+# ------------------------------------------------------------------ shards
+
+
+def test_shards_split_the_corpus_and_ingest_into_one_folder(tmp_path):
+    parts = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"requests-{i}.jsonl"
+        cli(["batch", "prepare", RAW, "--out", out, "--shard", f"{i}/3"])
+        parts.append([line["custom_id"] for line in read_lines(out)] if out.exists() else [])
+    ids = [p.stem for p in sorted(RAW.glob("*.txt"))]
+    assert sorted(a for part in parts for a in part) == ids  # each ad in exactly one part
+    coded = tmp_path / "coded"
+    for i, part in enumerate(parts, start=1):
+        if not part:
+            continue
+        results = tmp_path / f"results-{i}.jsonl"
+        faults = dict.fromkeys(part, "ok")
+        write_results(tmp_path / f"requests-{i}.jsonl", results, faults)
+        cli(["batch", "ingest", results, "--ads", RAW, "--out", coded, "--shard", f"{i}/3"])
+    assert sorted(r["ad_id"] for r in read_lines(coded / "codings.jsonl")) == ids
+    assert read_lines(coded / "failures.jsonl") == []
+
+
+@pytest.mark.parametrize("spec", ["0/3", "4/3", "two/3", "1"])
+def test_a_bad_shard_is_refused(tmp_path, spec):
+    result = cli(["batch", "prepare", RAW, "--out", tmp_path / "r.jsonl", "--shard", spec], code=2)
+    assert f"--shard {spec!r}" in result.stderr

@@ -5,6 +5,7 @@ builds (`coding.one_ad.prepare`), so the two cannot drift apart; `ingest` reads 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -105,3 +106,25 @@ def write_request_files(
 
 
 # ------------------------------------------------------------------ results of a batch
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    """`--shard I/N` as (I, N), 1 <= I <= N."""
+    part, _, parts = spec.partition("/")
+    try:
+        i, n = int(part), int(parts)
+    except ValueError:
+        raise InputError(f"--shard {spec!r}: write it as I/N, e.g. 2/4") from None
+    if not 1 <= i <= n:
+        raise InputError(f"--shard {spec!r}: I must be between 1 and N")
+    return i, n
+
+
+def shard_of(ad_id: str, parts: int) -> int:
+    """The part (1..parts) an ad belongs to: a hash of its id, so every machine agrees."""
+    digest = hashlib.sha256(ad_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % parts + 1
+
+
+def in_shard(ads: list[Ad], part: int, parts: int) -> list[Ad]:
+    return [ad for ad in ads if shard_of(ad.id, parts) == part]

@@ -24,10 +24,20 @@ from pipeline.cli.options import (
 
 ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
 
-batch_options = coding_options(
-    model_help="Model name (default: gpt-4o-mini; with OPENAI_BASE_URL, AUTOCODE_MODEL if set).",
-    mode_help="instructor mode (default: tools, as for OpenAI).",
-    max_tokens_help="Completion token limit (default 4096).",
+batch_options = stack(
+    coding_options(
+        model_help="Model name "
+        "(default: gpt-4o-mini; with OPENAI_BASE_URL, AUTOCODE_MODEL if set).",
+        mode_help="instructor mode (default: tools, as for OpenAI).",
+        max_tokens_help="Completion token limit (default 4096).",
+    ),
+    click.option(
+        "--shard",
+        metavar="I/N",
+        help="Only the ads of part I of N (by a hash of the ad id, whatever the input's "
+        "order): split a corpus over machines or jobs; ingest each part with the same "
+        "--shard into one OUT folder.",
+    ),
 )
 
 
@@ -60,14 +70,18 @@ def offline_setup(
     limit=None,
     refresh=False,
     prices=None,
+    shard=None,
     **read,
 ):
     """What prepare and ingest share: inputs, run options and the LLM that never calls out."""
-    from pipeline.batch.requests import offline_llm
+    from pipeline.batch.requests import in_shard, offline_llm, parse_shard
     from pipeline.llm.backend import batch_backend
 
     sampled = sampling(temperature, samples, min_support)
+    part = parse_shard(shard) if shard else None
     inputs = read_run_inputs(ads, **read)
+    if part:
+        inputs.batch.ads = in_shard(inputs.batch.ads, *part)
     options = run_options_of(
         inputs,
         out,
