@@ -61,7 +61,7 @@ def test_with_equal_probabilities_the_weighted_form_is_the_difference_estimator(
     yhat = np.where(y_all == 1, rng.random(500) < 0.8, rng.random(500) < 0.15).astype(float)
     sampled = np.zeros(500, dtype=bool)
     sampled[rng.choice(500, 50, replace=False)] = True
-    est = ipw_ppi_mean(yhat, y_all, sampled, np.full(500, 0.1), lam=1.0)
+    est = ipw_ppi_mean(yhat, y_all, sampled, np.full(500, 0.1))
     # lam 1, pi n/N: mean of yhat over the corpus + the sampled ads' mean error
     expected = yhat.mean() + (y_all[sampled] - yhat[sampled]).sum() / 50
     assert est.estimate == pytest.approx(expected)

@@ -24,11 +24,6 @@ from pipeline.stats.inference import (
 from pipeline.stats.tables import Presence, Row, with_adjusted_p
 
 MIN_POSITIVES = 5  # fewer human positives: the PPI++ row takes the classical interval
-# Under unequal inclusion probabilities lambda is fixed at 1 (the design-based estimator of
-# Egami et al.): tuned on the same weighted sample it biases the estimate and its standard
-# error low, and the intervals covered 0.91 instead of 0.95 in the simulation
-# (docs/statistics.md); at 1 they cover.
-UNEQUAL_LAMBDA = 1.0
 
 
 @dataclass
@@ -95,7 +90,6 @@ def ppi_estimate(val: Validation, target: str, mask: np.ndarray) -> Estimate:
         np.nan_to_num(y[mask]),
         s[mask],
         val.pi[mask],
-        lam=UNEQUAL_LAMBDA,
         clusters=clusters[mask] if clusters is not None else None,
     )
 
@@ -154,6 +148,7 @@ def difference_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
         }
         for a, b in combinations(sorted(est), 2):
             diff, se, p = difference(est[a], est[b])
+            low, high = Estimate(diff, se).interval()
             rows.append(
                 {
                     "target": target,
@@ -161,8 +156,8 @@ def difference_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
                     "group_a": a,
                     "group_b": b,
                     "difference": diff,
-                    "ci_low": diff - 1.959963984540054 * se,
-                    "ci_high": diff + 1.959963984540054 * se,
+                    "ci_low": low,
+                    "ci_high": high,
                     "p_value": None if np.isnan(p) else p,
                 }
             )
