@@ -222,11 +222,27 @@ def lowest_agreement_first(drafts: list[Draft]) -> list[Draft]:
     return sorted(drafts, key=key)
 
 
-def build_site(inp: ReviewInput, book: Codebook, by_agreement: bool = False) -> dict[str, str]:
-    """File name -> HTML of every page of the site; `by_agreement` orders the index and the
-    pages' previous/next links lowest agreement first."""
+def selected(drafts: list[Draft], ids: list[str] | None, limit: int | None) -> list[Draft]:
+    """The drafts that get a page: those of `ids` (in the drafts' order), the first `limit`."""
+    if ids is not None:
+        wanted = set(ids)
+        drafts = [d for d in drafts if d.coding.ad_id in wanted]
+    return drafts[:limit] if limit is not None else drafts
+
+
+def build_site(
+    inp: ReviewInput,
+    book: Codebook,
+    by_agreement: bool = False,
+    ids: list[str] | None = None,
+    limit: int | None = None,
+) -> dict[str, str]:
+    """File name -> HTML of the pages of the site; `by_agreement` orders the index and the
+    pages' previous/next links lowest agreement first; `ids` and `limit` choose the ads
+    that get a page and an index row (a corpus of many thousand ads: a sample of them)."""
     env, assets = _environment(), _assets()
-    drafts = lowest_agreement_first(inp.drafts) if by_agreement else inp.drafts
+    ordered = lowest_agreement_first(inp.drafts) if by_agreement else inp.drafts
+    drafts = selected(ordered, ids, limit)
     names = page_names([d.coding.ad_id for d in drafts])
     pages = [
         ad_page(d, inp.ads.get(d.coding.ad_id), inp.golds.get(d.coding.ad_id), book) for d in drafts
@@ -246,6 +262,7 @@ def build_site(inp: ReviewInput, book: Codebook, by_agreement: bool = False) -> 
     rows += [_failed_row(f, inp) for f in inp.failures if f["ad_id"] not in names]
     site["index.html"] = env.get_template("index.html.j2").render(
         rows=rows,
+        shown=None if len(drafts) == len(ordered) else (len(drafts), len(ordered)),
         out=str(inp.out),
         summary=run_summary(inp.manifest),
         overview=_overview(pages),
