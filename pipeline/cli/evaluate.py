@@ -51,6 +51,13 @@ from pipeline.cli.options import (
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap resampling."
 )
+@click.option(
+    "--corrections",
+    "corrections_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The editor's corrections log (default: GOLD/corrections.jsonl when it exists): "
+    "adds what coders changed in the drafts and their minutes per ad.",
+)
 @codebook_option
 def command(
     gold: Path,
@@ -63,6 +70,7 @@ def command(
     min_kappa: float | None,
     n_boot: int,
     seed: int,
+    corrections_path: Path | None,
     codebook_path: Path | None,
 ) -> None:
     """Score predicted codings against gold codings: profile, quotes, presence, tools.
@@ -79,22 +87,48 @@ def command(
     from rich.console import Console
 
     from pipeline.codebook import load_codebook
+    from pipeline.evaluation.edits import edit_report, edits_markdown
     from pipeline.evaluation.evaluate import load_and_evaluate
     from pipeline.evaluation.render import markdown_report, print_report, write_json
     from pipeline.evaluation.scores import gate_failures
-    from pipeline.store import atomic_write_text
+    from pipeline.store import atomic_write_text, read_records
 
     book = load_codebook(codebook_path)
     fields = table_fields(id_field, text_fields)
     report = load_and_evaluate(gold, pred, ads, book, warn, n_boot, seed, fields)
+    log = corrections_path or gold / "corrections.jsonl"
+    if log.exists():
+        report["edits"] = edit_report(read_records(log), str(log))
     # Files first: a closed stdout (e.g. piped into head) must not cost the report.
     if json_path:
         write_json(report, json_path)
     if markdown_path:
-        atomic_write_text(markdown_path, markdown_report(report))
+        edits = edits_markdown(report["edits"]) if "edits" in report else ""
+        atomic_write_text(markdown_path, markdown_report(report) + edits)
     print_report(report, Console())
+    if "edits" in report:
+        print_edits(report["edits"], Console())
     failures = gate_failures(report, min_kappa) if min_kappa is not None else []
     for failure in failures:
         warn(f"--min-kappa: {failure}")
     if failures:
         sys.exit(1)
+
+
+def print_edits(report: dict, console) -> None:
+    from rich.table import Table
+
+    from pipeline.evaluation.edits import category_rows, edit_rows
+
+    table = Table(title=f"Corrections ({report['source']})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for label, value in edit_rows(report):
+        table.add_row(label, value)
+    console.print(table)
+    per = Table(title="Corrections per draft category")
+    for name in ("category", "draft entries", "kept", "modified", "deleted", "added"):
+        per.add_column(name, justify="left" if name == "category" else "right")
+    for cells in category_rows(report):
+        per.add_row(*cells)
+    console.print(per)

@@ -38,31 +38,38 @@ def _quote_entry(draft: Quote, action: str, saved: Quote | None) -> dict:
 
 
 def _pair_quotes(draft: list[Quote], saved: list[Quote], passages: Passages):
-    """(draft index, saved index, action) for every draft quote a saved one accounts for:
-    identical passages first, then overlapping ones, so a re-span never steals a kept quote."""
+    """(draft index, saved index, action) for every draft quote a saved one accounts for, in
+    passes from the closest kind of pair to the loosest (same passage and category, same
+    passage, overlapping passage and same category, overlapping), so a looser pair never
+    takes a saved quote a closer one would have had."""
     pairs: list[tuple[int, int, str]] = []
-    free = set(range(len(saved)))
+    free, paired = set(range(len(saved))), set()
     folded = [fold_quote(q.text) for q in saved]
-    for rule in ("same", "overlap"):
+
+    def related(quote: Quote, j: int, same_text: bool) -> bool:
+        if same_text:
+            return folded[j] == fold_quote(quote.text)
+        return _overlaps(passages.span(quote.text), passages.span(saved[j].text))
+
+    for same_text, same_category in ((True, True), (True, False), (False, True), (False, False)):
         for i, quote in enumerate(draft):
-            if any(p[0] == i for p in pairs):
+            if i in paired:
                 continue
-            for j in sorted(free, key=lambda j: saved[j].category != quote.category):
-                if rule == "same":
-                    hit = folded[j] == fold_quote(quote.text)
-                else:
-                    hit = _overlaps(passages.span(quote.text), passages.span(saved[j].text))
-                if hit:
-                    pairs.append((i, j, _action(rule, quote, saved[j])))
-                    free.discard(j)
-                    break
+            j = next(
+                (
+                    j
+                    for j in sorted(free)
+                    if (saved[j].category == quote.category) == same_category
+                    and related(quote, j, same_text)
+                ),
+                None,
+            )
+            if j is not None:
+                action = RESPANNED if not same_text else KEPT if same_category else RECATEGORISED
+                pairs.append((i, j, action))
+                free.discard(j)
+                paired.add(i)
     return pairs
-
-
-def _action(rule: str, draft: Quote, saved: Quote) -> str:
-    if rule == "overlap":
-        return RESPANNED
-    return KEPT if draft.category == saved.category else RECATEGORISED
 
 
 def quote_changes(draft: Coding, saved: Coding, ad_text: str | None) -> tuple[list, list]:
