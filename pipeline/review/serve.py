@@ -38,7 +38,8 @@ def url_of(host: str, port: int, token: str) -> str:
 def serve(
     session: Session, host: str, port: int, browser: bool, announce: Callable[[str], None]
 ) -> None:
-    """Serve the editor until interrupted; `announce` gets the URL before the first request."""
+    """Serve the editor until Ctrl-C (a clean stop: saved files are whole, work in progress
+    is on disk); `announce` gets the URL before the first request."""
     sock = bind(host, port)
     port = sock.getsockname()[1]
     token = new_token()
@@ -48,4 +49,7 @@ def serve(
     if browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn shuts down on Ctrl-C, then raises the signal again
+        pass
