@@ -227,9 +227,44 @@ def _embedded(r: dict) -> list[Section]:
     ]
 
 
+def _editor(r: dict) -> list[Section]:
+    e = r.get("editor")
+    if not e:
+        return []
+    ok = e["editor_ready_ms"] < e["goal_ms"]
+    rows = [
+        [
+            f"editor ready: a {e['chars']:,}-character ad, {e['quotes']} quotes, {e['tools']} "
+            f"tools (median of {e['loads']} loads)",
+            f"{_f(e['editor_ready_ms'], 0)} ms",
+            f"< {e['goal_ms']} ms",
+            _goal(ok),
+        ],
+        [
+            "the same ad's static review page, to its load event",
+            f"{_f(e['static_load_ms'], 0)} ms: editor / static {_f(e['ratio_editor_to_static'])}",
+            "",
+            "",
+        ],
+        [
+            "one edit (delete an entry: ad and panel redrawn)",
+            f"{_f(e['one_edit_ms'], 0)} ms",
+            "",
+            "",
+        ],
+    ]
+    return [
+        (
+            "Review editor (`autocode review --serve`, headless Chromium)",
+            ["", "result", "goal", ""],
+            rows,
+        )
+    ]
+
+
 def sections(results: dict) -> list[Section]:
     skipped = [[part, reason] for part, reason in results.get("skipped", {}).items()]
-    return [_speed(results), *_tokens(results), *_embedded(results)] + (
+    return [_speed(results), *_tokens(results), *_embedded(results), *_editor(results)] + (
         [("Skipped", ["part", "reason"], skipped)] if skipped else []
     )
 

@@ -4,7 +4,8 @@
     python -m bench.run --data ... --only concurrency,eval      # re-run some parts
 
 Parts: concurrency, overhead (with start-up), eval, stats, embedded, tokens (with cost),
-coverage (the intervals' coverage, by simulation; needs no data). Each part's figures
+coverage (the intervals' coverage, by simulation; needs no data), editor (opening a long ad
+in the editor of `review --serve`, beside its static page; needs Chromium). Each part's figures
 replace that part's in bench/results.json; the others are kept from the last run, so a
 disturbed part can be re-run alone. The tables are printed and rewritten in BENCHMARKS.md. A
 part whose data is missing is skipped with the reason. Nothing of the data is written into
@@ -25,7 +26,7 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("concurrency", "overhead", "eval", "stats", "embedded", "tokens", "coverage")
+PARTS = ("concurrency", "overhead", "eval", "stats", "embedded", "tokens", "coverage", "editor")
 PACKAGES = (
     "openai",
     "instructor",
@@ -137,6 +138,10 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
             _cost(results)
         elif part == "coverage":
             res = _coverage(args, results)
+        elif part == "editor":
+            from bench import editor
+
+            res = results["editor"] = editor.editor_speed()
         if part != "embedded":  # its figures are all under results["embedded"]
             results["details"][part] = res
         results["conditions"][part] = {

@@ -32,6 +32,26 @@ from pipeline.review.workspace import Workspace
 REPO = Path(__file__).resolve().parents[1]
 BOOK = load_codebook()
 SAMPLE_IDS = sorted(p.stem for p in (REPO / "raw").glob("*.txt"))
+# Select a passage of the ad in the editor page, as a coder dragging the mouse over it would
+# (the passage may run over several highlights).
+SELECT = """([needle]) => {
+  const pre = document.getElementById('ad-text');
+  const start = pre.textContent.indexOf(needle);
+  if (start < 0) { throw new Error('not in the ad: ' + needle); }
+  const end = start + needle.length;
+  const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
+  const range = document.createRange();
+  let pos = 0, node;
+  while ((node = walker.nextNode())) {
+    const len = node.textContent.length;
+    if (pos <= start && start <= pos + len) { range.setStart(node, start - pos); }
+    if (pos <= end && end <= pos + len) { range.setEnd(node, end - pos); break; }
+    pos += len;
+  }
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}"""
 
 
 def draft_of(ad_id: str):

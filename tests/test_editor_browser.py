@@ -15,29 +15,10 @@ from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import ground
 from pipeline.record import Coding, Quote
 from tests.conftest import watched_page
-from tests.editor_fixtures import BOOK, SAMPLE_IDS, served, write_project
+from tests.editor_fixtures import BOOK, SAMPLE_IDS, SELECT, served, write_project
 
 pytestmark = pytest.mark.browser
 AD = SAMPLE_IDS[1]
-
-SELECT = """([needle]) => {
-  const pre = document.getElementById('ad-text');
-  const start = pre.textContent.indexOf(needle);
-  if (start < 0) { throw new Error('not in the ad: ' + needle); }
-  const end = start + needle.length;
-  const walker = document.createTreeWalker(pre, NodeFilter.SHOW_TEXT);
-  const range = document.createRange();
-  let pos = 0, node;
-  while ((node = walker.nextNode())) {
-    const len = node.textContent.length;
-    if (pos <= start && start <= pos + len) { range.setStart(node, start - pos); }
-    if (pos <= end && end <= pos + len) { range.setEnd(node, end - pos); break; }
-    pos += len;
-  }
-  const sel = window.getSelection();
-  sel.removeAllRanges();
-  sel.addRange(range);
-}"""
 
 
 @pytest.fixture
@@ -134,7 +115,8 @@ def test_keyboard_only(browser, project):
         page.keyboard.press("Enter")
         page.keyboard.press("u")  # undo the recategorisation
         page.keyboard.press("c")
-        page.keyboard.press("2")  # the second category of the list
+        page.keyboard.press("ArrowDown")  # the second category of the list
+        page.keyboard.press("Enter")
         page.keyboard.press("p")
         page.keyboard.press("ArrowDown")
         page.keyboard.press("Escape")

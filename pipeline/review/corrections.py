@@ -37,7 +37,7 @@ def _quote_entry(draft: Quote, action: str, saved: Quote | None) -> dict:
     return entry
 
 
-def _pair_quotes(draft: list[Quote], saved: list[Quote], passages: Passages):
+def pair_quotes(draft: list[Quote], saved: list[Quote], passages: Passages):
     """(draft index, saved index, action) for every draft quote a saved one accounts for, in
     passes from the closest kind of pair to the loosest (same passage and category, same
     passage, overlapping passage and same category, overlapping), so a looser pair never
@@ -74,7 +74,7 @@ def _pair_quotes(draft: list[Quote], saved: list[Quote], passages: Passages):
 
 def quote_changes(draft: Coding, saved: Coding, ad_text: str | None) -> tuple[list, list]:
     """Each draft quote with what became of it, and the saved quotes that were added."""
-    pairs = _pair_quotes(draft.quotes, saved.quotes, Passages(ad_text))
+    pairs = pair_quotes(draft.quotes, saved.quotes, Passages(ad_text))
     by_draft = {i: (j, action) for i, j, action in pairs}
     entries = []
     for i, quote in enumerate(draft.quotes):

@@ -472,7 +472,6 @@
     else if (event.key === "Enter" && list.length) { event.preventDefault(); pickChoice(list[chooserActive].id); }
     else if (event.key === "ArrowDown") { event.preventDefault(); chooserActive = Math.min(list.length - 1, chooserActive + 1); renderChoices(); }
     else if (event.key === "ArrowUp") { event.preventDefault(); chooserActive = Math.max(0, chooserActive - 1); renderChoices(); }
-    else if (/^[1-9]$/.test(event.key) && list[+event.key - 1]) { event.preventDefault(); pickChoice(list[+event.key - 1].id); }
     event.stopPropagation();
   });
 
@@ -620,6 +619,7 @@
       wire();
       render();
       document.body.setAttribute("data-ready", "true");
+      performance.mark("autocode-ready");
     });
   }
 
