@@ -15,7 +15,7 @@ STATS ?= stats/
 BY ?=
 VALIDATED ?=
 
-.PHONY: install test lint docs autocode eval review stats bench clean
+.PHONY: install test lint docs autocode eval review correct stats bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -47,12 +47,18 @@ eval: $(STAMP)
 review: $(STAMP)
 	$(BIN)/autocode review $(OUT) --ads $(ADS) --gold $(GOLD)
 
+correct: $(STAMP)
+	$(BIN)/autocode review $(OUT) --ads $(ADS) --gold $(GOLD) --serve
+
 stats: $(STAMP)
 	$(BIN)/autocode stats $(CODINGS) --out $(STATS) $(if $(ADS),--ads $(ADS)) \
 		$(foreach column,$(BY),--by $(column)) $(if $(VALIDATED),--validated $(VALIDATED))
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run --data $(DATA)
+
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) drafts review stats .autocode-cache

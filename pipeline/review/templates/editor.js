@@ -609,9 +609,10 @@
         dirty = true;
         setStatus("restored your unsaved work from " + data.wip.saved_at, "");
         if (data.wip.etag && data.wip.etag !== etag) {
+          // Told now, the coder decides: saving replaces the version saved in between.
           showProblems("The gold file changed on disk since this work was begun",
-            ["Saving will be refused until you reload; your work is kept."]);
-          etag = data.wip.etag;
+            ["Another tab or coder saved this ad after you began. Your work is restored " +
+             "here; saving it now replaces their version (reload without saving to see it)."]);
         }
       } else if (data.gold) {
         setStatus("editing the saved gold coding", "");
