@@ -27,9 +27,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "evaluation": {"core", "goldmd", "codings"},
     "stats": {"core", "goldmd", "codings"},
     "review": {"core", "goldmd", "codings"},
+    "tables": {"core", "goldmd", "codings"},
     "qdpx": {"core", "goldmd", "codings"},
     "cli": {"core", "goldmd", "codings", "llm", "coding", "batch", "evaluation", "stats"}
-    | {"review", "qdpx"},
+    | {"review", "qdpx", "tables"},
 }
 NETWORK = {"openai", "instructor", "httpx", "requests", "urllib.request", "http.client"}
 # Where the network may be spoken to: the LLM layer and batch mode (the Batch API client; a
