@@ -28,7 +28,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "stats": {"core", "goldmd", "codings"},
     "review": {"core", "goldmd", "codings"},
     "tables": {"core", "goldmd", "codings"},
-    "qdpx": {"core", "goldmd", "codings"},
+    # the REFI-QDA export streams the ads and coding sets as the tables do
+    "qdpx": {"core", "goldmd", "codings", "tables"},
     "cli": {"core", "goldmd", "codings", "llm", "coding", "batch", "evaluation", "stats"}
     | {"review", "qdpx", "tables"},
 }

@@ -71,22 +71,21 @@ def command(
     """
     from datetime import UTC, datetime
 
-    from pipeline.ads import read_ads
     from pipeline.codebook import load_codebook
-    from pipeline.qdpx.export import build_project, load_coding_sets, write_qdpx
+    from pipeline.qdpx.export import write_qdpx
+    from pipeline.tables.corpus import AdStream
+    from pipeline.tables.sets import open_sets, opened
 
     named = [_coder_pair(value) for value in coders]
     if not codings and not named:
         raise click.UsageError("give at least one coding set (CODINGS or --coder NAME=PATH)")
     book = load_codebook(codebook_path)
-    sets = load_coding_sets(list(codings), named, book)
-    batch = read_ads([ads], table_fields(id_field, text_fields))
-    for problem in batch.problems:
-        warn(problem)
+    stream = AdStream([ads], table_fields(id_field, text_fields))
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    export = build_project(sets, {ad.id: ad for ad in batch.ads}, book, offsets, created)
-    write_qdpx(qdpx_path, export)
-    _print_summary(qdpx_path, export.summary)
+    with opened(open_sets(list(codings), named, book)) as sets:
+        ad_texts = (ad for ad, _ in stream.read(warn))
+        summary = write_qdpx(qdpx_path, sets, ad_texts, book, offsets, created)
+    _print_summary(qdpx_path, summary)
 
 
 def _print_summary(path: Path, summary) -> None:
