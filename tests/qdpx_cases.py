@@ -3,16 +3,20 @@ run against the simulated server, and a Dutch ad with accents and emoji written 
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 from pipeline.ads import Ad, read_ads
 from pipeline.codebook import Codebook
-from pipeline.codings.load import CodingSet, load_codings
-from pipeline.qdpx.export import build_project, write_qdpx
+from pipeline.codings.load import load_codings
+from pipeline.qdpx.export import write_qdpx
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx
+from pipeline.qdpx.source import Summary
 from pipeline.record import Coding
+from pipeline.tables.sets import MemorySet, OpenSet
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO.parent / "shared" / "data" / "refi-qda" / "Project.xsd"
@@ -73,8 +77,8 @@ class Case:
     codings: list[Coding]
     ads: dict[str, Ad]
 
-    def sets(self, coder: str = "coder") -> list[CodingSet]:
-        return [CodingSet(coder, self.codings, self.name)]
+    def sets(self, coder: str = "coder") -> list[OpenSet]:
+        return [MemorySet(coder, self.codings, self.name)]
 
 
 def case_from(name: str, codings_path: Path, ads_path: Path, book: Codebook) -> Case:
@@ -91,11 +95,26 @@ def dutch_case(tmp: Path, book: Codebook) -> Case:
     return case_from("dutch", tmp / "gold", tmp / "ads", book)
 
 
+@dataclass
+class Exported:
+    """An exported project: project.qde as written (parsed), and the export's summary."""
+
+    project: ET.Element
+    summary: Summary
+
+
+def export_sets(
+    sets: list[OpenSet], ads: dict[str, Ad], book: Codebook, path: Path, offsets="codepoints"
+) -> Exported:
+    """Write the project of `sets` to `path` (at CREATED) and read its project.qde back."""
+    summary = write_qdpx(path, sets, ads.values(), book, offsets, CREATED)
+    with zipfile.ZipFile(path) as archive:
+        return Exported(ET.fromstring(archive.read("project.qde")), summary)
+
+
 def export_case(case: Case, book: Codebook, path: Path, offsets="codepoints", sets=None):
-    """Export a case to `path`; the build (with its summary) is returned."""
-    export = build_project(sets or case.sets(), case.ads, book, offsets, CREATED)
-    write_qdpx(path, export)
-    return export
+    """Export a case to `path`; the project written (with the summary) is returned."""
+    return export_sets(sets or case.sets(), case.ads, book, path, offsets)
 
 
 def round_trip(case: Case, book: Codebook, path: Path, offsets: str) -> list[Coding]:

@@ -27,9 +27,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "evaluation": {"core", "goldmd", "codings"},
     "stats": {"core", "goldmd", "codings"},
     "review": {"core", "goldmd", "codings"},
-    "qdpx": {"core", "goldmd", "codings"},
+    "tables": {"core", "goldmd", "codings"},
+    # the REFI-QDA export streams the ads and coding sets as the tables do
+    "qdpx": {"core", "goldmd", "codings", "tables"},
     "cli": {"core", "goldmd", "codings", "llm", "coding", "batch", "evaluation", "stats"}
-    | {"review", "qdpx"},
+    | {"review", "qdpx", "tables"},
 }
 NETWORK = {"openai", "instructor", "httpx", "requests", "urllib.request", "http.client"}
 # Where the network may be spoken to: the LLM layer and batch mode (the Batch API client; a

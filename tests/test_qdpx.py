@@ -7,6 +7,7 @@ import re
 import zipfile
 from collections import Counter
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 from autocode_run import run_code
@@ -20,25 +21,18 @@ from qdpx_cases import (
     defined_figures,
     dutch_case,
     export_case,
+    export_sets,
     round_trip,
 )
 
-from pipeline.codings.load import CodingSet
 from pipeline.evaluation.scores import evaluate
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import ground
-from pipeline.qdpx.export import (
-    build_project,
-    code_colours,
-    codebook_element,
-    load_coding_sets,
-    model_of,
-    qdpx_bytes,
-    write_qdpx,
-)
+from pipeline.qdpx.export import code_colours, codebook_element, write_qdpx
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx
 from pipeline.qdpx.source import tool_span
+from pipeline.tables.sets import MemorySet, open_sets
 from tests.servers.simserver import SimServer
 
 CASES = ["project-gold", "dev-gold", "draft-run", "dutch"]
@@ -217,7 +211,8 @@ def test_tool_span_is_the_first_whole_word_occurrence(name, text, span):
 
 def test_draft_run_review_notes_and_model_reach_the_project(cases, codebook, tmp_path):
     case = cases["draft-run"]
-    sets = [CodingSet(model_of(case.codings) or "?", case.codings, "drafts")]
+    drafts = MemorySet("", case.codings, "drafts")
+    sets = [MemorySet(drafts.model or "?", case.codings, "drafts")]
     export = export_case(case, codebook, tmp_path / "p.qdpx", sets=sets)
     ns = "{urn:QDA-XML:project:1.0}"
     assert [u.get("name") for u in export.project.iter(f"{ns}User")] == ["sim-model"]
@@ -229,38 +224,33 @@ def test_draft_run_review_notes_and_model_reach_the_project(cases, codebook, tmp
     assert all("Dropped" not in (c.reasoning or "") for c in back)
 
 
-def test_quotes_not_in_the_ad_are_counted_not_exported(cases, codebook):
+def test_quotes_not_in_the_ad_are_counted_not_exported(cases, codebook, tmp_path):
     case = cases["dutch"]
     coding = case.codings[0].model_copy(deep=True)
     coding.quotes.append(coding.quotes[0].model_copy(update={"text": "Wij bieden een lease-auto"}))
-    export = build_project(
-        [CodingSet("c", [coding], "x")], case.ads, codebook, "codepoints", CREATED
-    )
+    export = export_sets([MemorySet("c", [coding], "x")], case.ads, codebook, tmp_path / "p.qdpx")
     assert [(u, a, q.text) for u, a, q in export.summary.not_exported] == [
         ("c", "900_cafe_brule", "Wij bieden een lease-auto")
     ]
     assert export.summary.selections == len(coding.quotes) - 1
 
 
-def test_exporting_twice_gives_the_same_file_but_for_timestamps(cases, codebook):
+def test_exporting_twice_gives_the_same_file_but_for_timestamps(cases, codebook, tmp_path):
     case = cases["project-gold"]
 
-    def build(created):
-        return qdpx_bytes(build_project(case.sets(), case.ads, codebook, "codepoints", created))
+    def build(created, name):
+        path = tmp_path / name
+        write_qdpx(path, case.sets(), case.ads.values(), codebook, "codepoints", created)
+        return path
 
-    first, again, later = build(CREATED), build(CREATED), build("2026-01-01T00:00:00Z")
-    assert first == again
-    assert first != later
-    with zipfile.ZipFile(_bytes(first)) as a, zipfile.ZipFile(_bytes(later)) as b:
+    first, again = build(CREATED, "first.qdpx"), build(CREATED, "again.qdpx")
+    later = build("2026-01-01T00:00:00Z", "later.qdpx")
+    assert first.read_bytes() == again.read_bytes()
+    assert first.read_bytes() != later.read_bytes()
+    with zipfile.ZipFile(first) as a, zipfile.ZipFile(later) as b:
         assert a.namelist() == b.namelist()
         same = a.read("project.qde").decode().replace(CREATED, "2026-01-01T00:00:00Z")
         assert same == b.read("project.qde").decode()
-
-
-def _bytes(data: bytes):
-    import io
-
-    return io.BytesIO(data)
 
 
 NS = "{urn:QDA-XML:project:1.0}"
@@ -281,9 +271,8 @@ def test_a_quote_listed_twice_is_exported_once_with_the_file_and_line(cases, cod
     line = text.splitlines().index(
         '  - "Je bouwt en onderhoudt betrouwbare datapijplijnen in Python en Apache Airflow."'
     )
-    export = build_project(
-        [CodingSet("anna", [coding], str(tmp_path))], case.ads, codebook, "codepoints", CREATED
-    )
+    sets = [MemorySet("anna", [coding], str(tmp_path))]
+    export = export_sets(sets, case.ads, codebook, tmp_path / "p.qdpx")
     keys = [
         (s.get("startPosition"), s.find(f"{NS}Coding/{NS}CodeRef").get("targetGUID"))
         for s in export.project.iter(f"{NS}PlainTextSelection")
@@ -295,10 +284,10 @@ def test_a_quote_listed_twice_is_exported_once_with_the_file_and_line(cases, cod
     assert where == f"{path}:{line + 1}"
 
 
-def test_every_source_is_owned_by_its_first_coder(cases, codebook):
+def test_every_source_is_owned_by_its_first_coder(cases, codebook, tmp_path):
     case = cases["project-gold"]
-    sets = [CodingSet("anna", case.codings, "gold"), CodingSet("bob", case.codings[:2], "x")]
-    export = build_project(sets, case.ads, codebook, "codepoints", CREATED)
+    sets = [MemorySet("anna", case.codings, "gold"), MemorySet("bob", case.codings[:2], "x")]
+    export = export_sets(sets, case.ads, codebook, tmp_path / "p.qdpx")
     users = {u.get("guid"): u.get("name") for u in export.project.iter(f"{NS}User")}
     owners = [users[s.get("creatingUser")] for s in export.project.iter(f"{NS}TextSource")]
     assert owners == ["anna"] * len(case.codings)
@@ -320,8 +309,8 @@ def test_the_reasoning_is_in_the_source_description_and_read_back_without_notes(
     cases, codebook, tmp_path
 ):
     case = cases["project-gold"]
-    sets = [CodingSet("anna", case.codings, "gold"), CodingSet("bob", case.codings, "x")]
-    export = build_project(sets, case.ads, codebook, "codepoints", CREATED)
+    sets = [MemorySet("anna", case.codings, "gold"), MemorySet("bob", case.codings, "x")]
+    export = export_sets(sets, case.ads, codebook, tmp_path / "p.qdpx")
     with_reasoning = [c for c in case.codings if c.reasoning]
     assert with_reasoning
     for source in export.project.iter(f"{NS}TextSource"):
@@ -336,16 +325,53 @@ def test_the_reasoning_is_in_the_source_description_and_read_back_without_notes(
     for source in export.project.iter(f"{NS}TextSource"):
         for ref in source.findall(f"{NS}NoteRef"):
             source.remove(ref)
-    write_qdpx(tmp_path / "no-notes.qdpx", export)
+    _rewrite_project(tmp_path / "p.qdpx", tmp_path / "no-notes.qdpx", export.project)
     back = import_codings(read_qdpx(tmp_path / "no-notes.qdpx"), codebook, ["bob"]).codings
     assert {c.ad_id: c.reasoning for c in back} == {c.ad_id: c.reasoning for c in case.codings}
 
 
+def _rewrite_project(path: Path, to: Path, project) -> None:
+    """`path` with its project.qde replaced by `project` (as a QDA program writes it)."""
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(to, "w") as target:
+        for name in source.namelist():
+            data = source.read(name)
+            if name == "project.qde":
+                data = ET.tostring(project, encoding="utf-8", xml_declaration=True)
+            target.writestr(name, data)
+
+
 def test_coding_sets_to_export_one_path_under_two_coder_names_is_two_coders(codebook):
     gold = REPO / "gold"
-    named = load_coding_sets([], [("anna", gold), ("ben", gold)], codebook)
-    assert [(s.name, len(s.codings)) for s in named] == [("anna", 6), ("ben", 6)]
+    named = open_sets([], [("anna", gold), ("ben", gold)], codebook)
+    assert [(s.name, s.count) for s in named] == [("anna", 6), ("ben", 6)]
     # a path given as CODINGS and with --coder is one set, under its --coder name
-    once = load_coding_sets([gold, gold], [("anna", gold)], codebook)
+    once = open_sets([gold, gold], [("anna", gold)], codebook)
     assert [s.name for s in once] == ["anna"]
-    assert [s.name for s in load_coding_sets([gold], [], codebook)] == ["gold"]
+    assert [s.name for s in open_sets([gold], [], codebook)] == ["gold"]
+
+
+def _as_elementtree_writes_it(data: bytes) -> bytes:
+    """The document as the export once wrote it whole: parsed, indented, serialised."""
+    root = ET.fromstring(data)
+    ET.indent(root)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+@pytest.mark.parametrize("name", [*CASES, "no-codings"])
+def test_the_streamed_project_is_what_elementtree_writes_whole(cases, name, codebook, tmp_path):
+    """Written a source at a time, project.qde is byte for byte the document ElementTree writes
+    from the whole tree (as the export did before it streamed); project.qde comes first in the
+    zip, then each source's text in the order of the ads, dated 1980."""
+    case = get_case(cases, "project-gold" if name == "no-codings" else name)
+    sets = [MemorySet("none", [], "x")] if name == "no-codings" else case.sets()
+    if name == "project-gold":
+        sets.append(MemorySet("bob", case.codings[:2], "y"))
+    export_sets(sets, case.ads, codebook, tmp_path / "p.qdpx")
+    with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
+        data = archive.read("project.qde")
+        infos = archive.infolist()
+    assert data == _as_elementtree_writes_it(data)
+    assert (b"<Sources />" in data) == (name == "no-codings")
+    guids = [s.get("guid") for s in ET.fromstring(data).iter(f"{NS}TextSource")]
+    assert [i.filename for i in infos] == ["project.qde", *(f"sources/{g}.txt" for g in guids)]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}

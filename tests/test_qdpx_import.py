@@ -14,12 +14,13 @@ from xml.etree import ElementTree as ET
 import pytest
 from qdpx_cases import REPO, SCHEMA, case_from, defined_figures, dutch_case, export_case
 
-from pipeline.codings.load import CodingSet, load_markdown_dir
+from pipeline.codings.load import load_markdown_dir
 from pipeline.errors import InputError
 from pipeline.qdpx.format import guid
 from pipeline.qdpx.importer import import_codings
 from pipeline.qdpx.read import read_qdpx
 from pipeline.record import Coding, Quote, Tool
+from pipeline.tables.sets import MemorySet
 
 NS = "{urn:QDA-XML:project:1.0}"
 
@@ -119,7 +120,7 @@ def two_coders(gold_case, codebook, tmp_path):
     bare = [
         c.model_copy(update={"tools": [], "profile": "Not Relevant"}) for c in gold_case.codings
     ]
-    sets = [CodingSet("anna", gold_case.codings, "gold"), CodingSet("model", bare, "x")]
+    sets = [MemorySet("anna", gold_case.codings, "gold"), MemorySet("model", bare, "x")]
     export_case(gold_case, codebook, tmp_path / "two.qdpx", sets=sets)
     return read_qdpx(tmp_path / "two.qdpx")
 
@@ -153,7 +154,7 @@ def test_several_coders_make_a_valid_project(gold_case, codebook, tmp_path):
     xmlschema = pytest.importorskip("xmlschema")
     if not SCHEMA.exists():
         pytest.skip(f"REFI-QDA schema not found at {SCHEMA} (shared data, not in the repo)")
-    sets = [CodingSet("anna", gold_case.codings, "gold"), CodingSet("bob", gold_case.codings, "x")]
+    sets = [MemorySet("anna", gold_case.codings, "gold"), MemorySet("bob", gold_case.codings, "x")]
     export = export_case(gold_case, codebook, tmp_path / "p.qdpx", "utf16", sets=sets)
     with zipfile.ZipFile(tmp_path / "p.qdpx") as archive:
         xmlschema.XMLSchema(str(SCHEMA)).validate(archive.read("project.qde").decode("utf-8"))

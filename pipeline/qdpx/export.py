@@ -24,21 +24,18 @@ GUIDs are uuid5 of stable keys, so exporting twice gives the same file but for t
 from __future__ import annotations
 
 import colorsys
-import io
-import zipfile
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from pipeline import __version__
 from pipeline.ads import Ad
 from pipeline.codebook import Category, Codebook
-from pipeline.codings.load import CodingSet, coding_set_name, load_codings
-from pipeline.errors import InputError
 from pipeline.qdpx.format import (
     OFFSET_LINES,
     OFFSETS,
-    PROJECT_FILE,
     SOURCES_DIR,
     guid,
     node,
@@ -46,8 +43,9 @@ from pipeline.qdpx.format import (
     sub,
 )
 from pipeline.qdpx.source import Builder, Summary, source_element
-from pipeline.record import Coding
-from pipeline.store import atomic_write_bytes
+from pipeline.qdpx.stream import ProjectStream, SourceTexts, write_zip
+from pipeline.tables.sets import Join, OpenSet, check_coders
+from pipeline.tables.write import atomic_files
 
 # Twenty colours of QualCoder's own palette, one per hue and shade, ordered so that neighbouring
 # categories differ: QualCoder replaces an imported colour by the nearest colour of its palette
@@ -92,47 +90,6 @@ def code_colours(category_ids: list[str]) -> dict[str, str]:
     return colours
 
 
-# ---------------------------------------------------------------------- inputs
-
-
-def model_of(codings: list[Coding]) -> str | None:
-    """The one model that drafted every coding of a set, else None (gold, or mixed)."""
-    models = {c.drafted_by for c in codings}
-    return models.pop() if len(models) == 1 else None
-
-
-def load_coding_sets(
-    paths: list[Path], named: list[tuple[str, Path]], book: Codebook
-) -> list[CodingSet]:
-    """The coding sets to export: each of `paths`, and each `--coder NAME=PATH`; a set is
-    named by --coder, else by the one model that drafted it, else by its folder or file. A
-    path given as CODINGS and with --coder is one set; one path under two --coder names is
-    two coders."""
-    with_name = {Path(p).resolve() for _, p in named}
-    given = [(None, Path(p)) for p in paths if Path(p).resolve() not in with_name]
-    sets, seen = [], set()
-    for name, path in [*given, *((n, Path(p)) for n, p in named)]:
-        if (name, path.resolve()) in seen:
-            continue
-        seen.add((name, path.resolve()))
-        codings = load_codings(path, book, prefer_records=True)
-        coder = name or model_of(codings) or coding_set_name(path)
-        sets.append(CodingSet(coder, codings, str(path)))
-    check_coders(sets)
-    return sets
-
-
-def check_coders(sets: list[CodingSet]) -> None:
-    seen: dict[str, str] = {}
-    for cset in sets:
-        if cset.name in seen:
-            raise InputError(
-                f"{cset.path}: coder name {cset.name!r} is also the name of {seen[cset.name]}; "
-                f"name each set with --coder NAME=PATH"
-            )
-        seen[cset.name] = cset.path
-
-
 # -------------------------------------------------------------------- codebook
 
 
@@ -175,7 +132,7 @@ def codebook_element(book: Codebook) -> ET.Element:
     return codebook
 
 
-def variables_element(sets: list[CodingSet], book: Codebook) -> ET.Element:
+def variables_element(sets: list[OpenSet], book: Codebook) -> ET.Element:
     variables = node("Variables")
     for cset in sets:
         name = profile_variable(cset.name, len(sets) > 1)
@@ -193,31 +150,14 @@ def variables_element(sets: list[CodingSet], book: Codebook) -> ET.Element:
 # --------------------------------------------------------------------- project
 
 
-def _coder_line(cset: CodingSet) -> str:
+def _coder_line(cset: OpenSet) -> str:
     """One coding set's provenance: where it came from and how its drafts were made."""
-    keys = (
-        "model",
-        "backend",
-        "prompt_sha256",
-        "codebook_version",
-        "codebook_sha256",
-        "autocode_version",
-    )
-    found = {
-        k: sorted(
-            {
-                str(getattr(c.provenance, k))
-                for c in cset.codings
-                if getattr(c.provenance, k, None) is not None
-            }
-        )
-        for k in keys
-    }
+    found = {key: sorted(values) for key, values in cset.provenance.items()}
     made = "; ".join(f"{k} {', '.join(v)}" for k, v in found.items() if v) or "hand-coded"
-    return f"- {cset.name}: {len(cset.codings)} ads from {cset.path}; {made}"
+    return f"- {cset.name}: {cset.count} ads from {cset.path}; {made}"
 
 
-def project_description(sets: list[CodingSet], book: Codebook, offsets: str, created: str) -> str:
+def project_description(sets: list[OpenSet], book: Codebook, offsets: str, created: str) -> str:
     return "\n".join(
         [
             f"Exported by autocode {__version__} on {created}.",
@@ -229,40 +169,9 @@ def project_description(sets: list[CodingSet], book: Codebook, offsets: str, cre
     )
 
 
-def _entries_by_ad(sets: list[CodingSet]) -> dict[str, list[tuple[str, Coding]]]:
-    by_ad: dict[str, list[tuple[str, Coding]]] = {}
-    for cset in sets:
-        for coding in cset.codings:
-            by_ad.setdefault(coding.ad_id, []).append((cset.name, coding))
-    return by_ad
-
-
-def _without_ad(sets: list[CodingSet], ads: dict[str, Ad]) -> list[tuple[str, str]]:
-    """(coder, ad id) of each coding whose ad is not among the ads: it cannot be placed."""
-    missing = [(cset.name, c.ad_id) for cset in sets for c in cset.codings if c.ad_id not in ads]
-    if missing and len(missing) == sum(len(cset.codings) for cset in sets):
-        raise InputError(f"none of the {len(missing)} coded ads is among the ads given")
-    return missing
-
-
-@dataclass
-class Export:
-    """A built project: the QDA-XML document, the source texts by zip member, a summary."""
-
-    project: ET.Element
-    texts: dict[str, str]
-    summary: Summary
-
-
-def build_project(
-    sets: list[CodingSet], ads: dict[str, Ad], book: Codebook, offsets: str, created: str
-) -> Export:
-    """The QDA-XML project of the coding sets; `ads` must hold every coded ad."""
-    if offsets not in OFFSETS:
-        raise ValueError(f"offsets must be one of {OFFSETS}, not {offsets!r}")
-    check_coders(sets)
-    builder = Builder(book, offsets, created, several=len(sets) > 1)
-    by_ad = _entries_by_ad(sets)
+def _head(sets: list[OpenSet], book: Codebook, created: str) -> tuple[ET.Element, list]:
+    """The project element (its attributes) and what precedes the sources: users, the
+    codebook, the profile variables."""
     project = node(
         "Project",
         name=f"autocode: {book.name}",
@@ -271,46 +180,41 @@ def build_project(
     )
     if sets:
         project.set("creatingUserGUID", guid("user", sets[0].name))
-    users = sub(project, "Users")
+    users = node("Users")
     for cset in sets:
         sub(users, "User", guid=guid("user", cset.name), name=cset.name)
-    project.append(codebook_element(book))
+    children = [users, codebook_element(book)]
     if sets:
-        project.append(variables_element(sets, book))
-    sources, texts = sub(project, "Sources"), {}
-    for ad_id in [ad_id for ad_id in ads if ad_id in by_ad]:
-        source = source_element(ads[ad_id], by_ad[ad_id], builder)
-        sources.append(source)
-        texts[f"{SOURCES_DIR}/{source.get('guid')}.txt"] = ads[ad_id].text
-    if builder.notes:
-        sub(project, "Notes").extend(builder.notes)
-    sub(project, "Description", project_description(sets, book, offsets, created))
-    summary = builder.summary
-    summary.sources, summary.users = len(texts), len(sets)
-    summary.codes = len(book.categories)
-    summary.without_ad = _without_ad(sets, ads)
-    return Export(project, texts, summary)
+        children.append(variables_element(sets, book))
+    return project, children
 
 
-def project_xml(project: ET.Element) -> bytes:
-    ET.indent(project)
-    return ET.tostring(project, encoding="utf-8", xml_declaration=True)
-
-
-def qdpx_bytes(export: Export) -> bytes:
-    """The .qdpx zip: project.qde and sources/, entries dated 1980 so only the XML's own
-    timestamps differ between two exports of the same codings."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        members = [(PROJECT_FILE, project_xml(export.project))]
-        members += [(name, text.encode("utf-8")) for name, text in export.texts.items()]
-        for name, data in members:
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, data)
-    return buffer.getvalue()
-
-
-def write_qdpx(path, export: Export) -> None:
-    """Write the .qdpx file atomically."""
-    atomic_write_bytes(path, qdpx_bytes(export))
+def write_qdpx(
+    path: Path, sets: list[OpenSet], ads: Iterable[Ad], book: Codebook, offsets: str, created: str
+) -> Summary:
+    """Write the REFI-QDA project of the coding sets and the ads they code (one ad at a time,
+    in the order of `ads`) atomically to `path`; what it holds and left out is the summary."""
+    if offsets not in OFFSETS:
+        raise ValueError(f"offsets must be one of {OFFSETS}, not {offsets!r}")
+    check_coders(sets)
+    join = Join(sets)
+    with atomic_files([Path(path)]) as (tmp,), ExitStack() as spools:
+        xml, notes, text_spool = (
+            spools.enter_context(tempfile.TemporaryFile(dir=tmp.parent)) for _ in range(3)
+        )
+        texts = SourceTexts(text_spool)
+        stream = ProjectStream(xml, notes)
+        builder = Builder(book, offsets, created, len(sets) > 1, notes=stream.note)
+        stream.head(*_head(sets, book, created))
+        for ad, _, entries in join.ads((a, None) for a in ads):
+            if entries:
+                source = source_element(ad, entries, builder)
+                stream.source(source)
+                texts.add(f"{SOURCES_DIR}/{source.get('guid')}.txt", ad.text)
+        stream.finish(node("Description", project_description(sets, book, offsets, created)))
+        summary = builder.summary
+        summary.sources, summary.users = texts.count, len(sets)
+        summary.codes = len(book.categories)
+        summary.without_ad = join.without_ad()
+        write_zip(tmp, xml, texts)
+    return summary

@@ -1,10 +1,12 @@
 """REFI-QDA export of one ad: a TextSource with every coder's selections, codings of the
-whole source, notes and profile (pipeline/qdpx.py builds the project around it)."""
+whole source, notes and profile (`export` writes the project around it, a source at a time)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache, partial
 from xml.etree import ElementTree as ET
 
 from pipeline.ads import Ad
@@ -51,9 +53,14 @@ class _Source:
     values: list[ET.Element] = field(default_factory=list)
 
 
-def tool_span(name: str, ad_text: str, folded=None) -> tuple[int, int] | None:
+Folded = Callable[[], tuple[str, list[int]]]
+
+
+def tool_span(name: str, ad_text: str, folded: Folded | None = None) -> tuple[int, int] | None:
     """First whole-word occurrence of a tool name, verbatim or after grounding's folding;
-    without its parenthetical (`Azure (OpenAI)` → `Azure`) when the full name is absent."""
+    without its parenthetical (`Azure (OpenAI)` → `Azure`) when the full name is absent.
+    `folded` gives the folded ad (an ad's tools share it; it is made only for a name not
+    found verbatim, the costliest step of an export when every ad was folded)."""
     bare = re.sub(r"\s*\([^)]*\)", "", name).strip()
     for candidate in dict.fromkeys([name, bare]):
         if not candidate:
@@ -62,24 +69,42 @@ def tool_span(name: str, ad_text: str, folded=None) -> tuple[int, int] | None:
         if hit:
             return hit.span()
         needle = fold_quote(candidate)
-        hay, origin = folded if folded is not None else fold(ad_text)
-        hit = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", hay) if needle else None
+        if not needle:
+            continue
+        hay, origin = folded() if folded is not None else fold(ad_text)
+        hit = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", hay)
         if hit:
             return origin[hit.start()], origin[hit.end() - 1] + 1
     return None
 
 
 class Builder:
-    """Builds each source's entries for one export, and the Notes they refer to."""
+    """Builds each source's entries for one export; each Note they refer to goes to `notes`
+    when it is made (the project lists the notes after every source)."""
 
-    def __init__(self, book: Codebook, offsets: str, created: str, several: bool):
+    def __init__(
+        self,
+        book: Codebook,
+        offsets: str,
+        created: str,
+        several: bool,
+        notes: Callable[[ET.Element], None],
+    ):
         self.book, self.offsets, self.created, self.several = book, offsets, created, several
-        self.notes: list[ET.Element] = []
+        self.notes = notes
         self.summary = Summary()
         self.order = {cat_id: i for i, cat_id in enumerate(book.categories)}
+        # the same few GUIDs on every selection: made once (uuid5 is a SHA-1 each time)
+        self._stamps: dict[str, dict[str, str]] = {}
+        self._codes = {cat_id: guid("code", cat_id) for cat_id in book.categories}
 
     def stamp(self, user: str) -> dict[str, str]:
-        return {"creatingUser": guid("user", user), "creationDateTime": self.created}
+        if user not in self._stamps:
+            self._stamps[user] = {
+                "creatingUser": guid("user", user),
+                "creationDateTime": self.created,
+            }
+        return self._stamps[user]
 
     def selection(
         self,
@@ -103,14 +128,14 @@ class Builder:
         if description:
             sub(sel, "Description", description)
         coding = sub(sel, "Coding", guid=guid("coding", *key), **self.stamp(user))
-        sub(coding, "CodeRef", targetGUID=guid("code", category))
+        sub(coding, "CodeRef", targetGUID=self._codes[category])
         return span, self.order[category], sel
 
     def note(self, key: tuple, user: str, name: str, text: str) -> str:
         note_guid = guid("note", *key)
         note = node("Note", guid=note_guid, name=name, **self.stamp(user))
         sub(note, "PlainTextContent", text)
-        self.notes.append(note)
+        self.notes(note)
         return note_guid
 
     def quotes(self, ad: Ad, user: str, coding: Coding, into: _Source) -> None:
@@ -130,7 +155,7 @@ class Builder:
             self.summary.selections += 1
 
     def tools(self, ad: Ad, user: str, coding: Coding, into: _Source) -> None:
-        folded = fold(ad.text) if coding.tools else None
+        folded = cache(partial(fold, ad.text))
         for i, tool in enumerate(coding.tools):
             key = (user, ad.id, "tool", str(i))
             span = tool_span(tool.name, ad.text, folded)
@@ -142,7 +167,7 @@ class Builder:
                 self.summary.tool_selections += 1
                 continue
             code = node("Coding", guid=guid("coding", *key), **self.stamp(user))
-            sub(code, "CodeRef", targetGUID=guid("code", tool.category))
+            sub(code, "CodeRef", targetGUID=self._codes[tool.category])
             sub(code, "NoteRef", targetGUID=self.note(key, user, tool.name, text))
             into.codings.append(code)
             self.summary.source_codings += 1
