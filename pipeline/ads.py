@@ -2,17 +2,33 @@
 
 A file or line that cannot be read is reported by name (and line) and skipped;
 the rest of the batch is read as usual.
+
+Ads are read one at a time (`AdReader`), so a corpus of any size is never held: a first
+pass notes each problem and where each ad was found, a second pass reads the ads found
+again. `read_ads` collects them all, for the commands that need every text at once.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
+import os
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 AD_SUFFIXES = {".txt", ".md", ".html", ".htm"}
 TABLE_SUFFIXES = {".jsonl", ".csv"}
+# Bytes read at a time when checking a table's encoding: below glibc's 128 KiB mmap
+# threshold, because larger passing buffers grow the heap for good (1 MiB chunks left
+# 117 MB resident after checking a 240 MB table; 64 KiB ones, none).
+CHUNK = 1 << 16
+# An ad's place in the input, one int: which input path (high bits) and which line, row or
+# file of it (low bits). An int per ad is the smallest index a second pass can find it by.
+ITEM_BITS = 40
 
 
 @dataclass(frozen=True)
@@ -41,6 +57,19 @@ class AdBatch:
     problems: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Problems:
+    """What reading found wrong, in three groups listed in this order: files and lines
+    skipped (and tables not in UTF-8), ads read with a warning, duplicate ids."""
+
+    read: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return self.read + self.warnings + self.duplicates
+
+
 def decode(data: bytes, source: str) -> tuple[str, list[str]]:
     """Text of a file: UTF-8, else Windows-1252/Latin-1 with a warning; binary is refused."""
     if b"\x00" in data[:8192]:
@@ -56,6 +85,57 @@ def decode(data: bytes, source: str) -> tuple[str, list[str]]:
             continue
         return text, [f"{source}: not UTF-8 (byte {where}); read as {encoding}"]
     raise ValueError(f"{source}: cannot decode as text")
+
+
+def _first_bad_utf8(path: Path) -> int | None:
+    """The position `decode` reports for the first byte that is not UTF-8 (after a BOM),
+    None when the whole file is UTF-8; read a chunk at a time."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    fed = 0
+    with open(path, "rb") as handle:
+        bom = handle.read(3) == codecs.BOM_UTF8
+        handle.seek(0)
+        while True:
+            chunk = handle.read(CHUNK)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                return fed - pending + exc.start - (3 if bom else 0)
+            if not chunk:
+                return None
+            fed += len(chunk)
+
+
+def _cp1252_reads(path: Path) -> bool:
+    """Whether every byte of the file has a Windows-1252 character."""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            try:
+                chunk.decode("cp1252")
+            except UnicodeDecodeError:
+                return False
+    return True
+
+
+def table_encoding(path: Path) -> tuple[str, list[str]]:
+    """The encoding `decode` would read a whole table in, and its warning, without holding
+    the file: ValueError for a binary one."""
+    with open(path, "rb") as handle:
+        if b"\x00" in handle.read(8192):
+            raise ValueError(f"{path}: binary file, not text")
+    where = _first_bad_utf8(path)
+    if where is None:
+        return "utf-8-sig", []
+    encoding = "cp1252" if _cp1252_reads(path) else "latin-1"
+    return encoding, [f"{path}: not UTF-8 (byte {where}); read as {encoding}"]
+
+
+def table_lines(path: Path, encoding: str) -> Generator[str, None, None]:
+    """The lines of a table as `str.splitlines` of its whole text would give them."""
+    with open(path, encoding=encoding, newline=None) as handle:
+        for line in handle:  # universal newlines split at \n, \r\n and \r ...
+            yield from line.splitlines()  # ... splitlines at those and a few more
 
 
 def html_to_text(html: str) -> str:
@@ -97,72 +177,184 @@ def _ad_from_row(row: dict, fields: TableFields, source: str) -> Ad:
     return Ad(ad_id, text, source, title=title, organisation=row.get(fields.organisation))
 
 
-def _read_jsonl(path: Path, fields: TableFields, batch: AdBatch) -> None:
-    text, warnings = decode(path.read_bytes(), str(path))
-    batch.problems += warnings
-    for lineno, line in enumerate(text.splitlines(), start=1):
+class Skipped(str):
+    """What is wrong with a file or line that yields no ad (the message)."""
+
+
+Item = tuple[int, Ad | Skipped]  # (line, row or file number; the ad, or why there is none)
+
+
+def _attempt(make: Callable[[], Ad]) -> Ad | Skipped:
+    try:
+        return make()
+    except (ValueError, OSError) as exc:
+        return Skipped(str(exc) + ("" if "skipped" in str(exc) else "; skipped"))
+
+
+def _jsonl_items(path: Path, fields: TableFields, encoding: str) -> Iterator[Item]:
+    for lineno, line in enumerate(table_lines(path, encoding), start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            batch.problems.append(f"{where}: not valid JSON ({exc.msg}); line skipped")
+            yield lineno, Skipped(f"{where}: not valid JSON ({exc.msg}); line skipped")
             continue
         if not isinstance(row, dict):
-            batch.problems.append(f"{where}: not a JSON object; line skipped")
+            yield lineno, Skipped(f"{where}: not a JSON object; line skipped")
             continue
-        _add(batch, lambda r=row, w=where: _ad_from_row(r, fields, w))
+        yield lineno, _attempt(partial(_ad_from_row, row, fields, where))
 
 
-def _read_csv(path: Path, fields: TableFields, batch: AdBatch) -> None:
-    text, warnings = decode(path.read_bytes(), str(path))
-    batch.problems += warnings
-    reader = csv.DictReader(text.splitlines())
-    missing = [f for f in (fields.id, *fields.text) if f not in (reader.fieldnames or [])]
-    if missing:
-        batch.problems.append(f"{path}: no column {', '.join(map(repr, missing))}; file skipped")
-        return
-    for lineno, row in enumerate(reader, start=2):
-        _add(batch, lambda r=row, n=lineno: _ad_from_row(r, fields, f"{path}:{n}"))
-
-
-def _add(batch: AdBatch, make) -> None:
+def _csv_items(path: Path, fields: TableFields, encoding: str) -> Iterator[Item]:
+    lines = table_lines(path, encoding)
     try:
-        batch.ads.append(make())
-    except (ValueError, OSError) as exc:
-        batch.problems.append(str(exc) + ("" if "skipped" in str(exc) else "; skipped"))
+        reader = csv.DictReader(lines)
+        missing = [f for f in (fields.id, *fields.text) if f not in (reader.fieldnames or [])]
+        if missing:
+            names = ", ".join(map(repr, missing))
+            yield 0, Skipped(f"{path}: no column {names}; file skipped")
+            return
+        for lineno, row in enumerate(reader, start=2):
+            yield lineno, _attempt(partial(_ad_from_row, row, fields, f"{path}:{lineno}"))
+    finally:
+        lines.close()  # a reader stopped early lets the file go at once
 
 
-def _without_duplicates(batch: AdBatch) -> AdBatch:
-    seen: dict[str, str] = {}
-    kept = []
-    for ad in batch.ads:
-        if ad.id in seen:
-            batch.problems.append(
-                f"{ad.source}: duplicate ad id {ad.id!r} (first in {seen[ad.id]}); skipped"
-            )
-            continue
-        seen[ad.id] = ad.source
-        kept.append(ad)
-    return AdBatch(kept, batch.problems)
+class AdSource(Protocol):
+    """Ads read in two passes: `read()` once, noting each problem and where each ad is in
+    `found` (id -> place, in input order); `again()` yields the ads found, read anew."""
+
+    found: dict[str, int]
+    problems: Problems
+    readable: int  # ads read (any part), duplicates included
+    complete: bool  # read() reached the end of the input
+
+    def read(self) -> Generator[Ad, None, None]: ...
+
+    def again(self) -> Generator[Ad, None, None]: ...
+
+
+class AdReader:
+    """The ads under `paths`, in a stable order, one at a time (see AdSource). Only ads
+    whose id `keep` accepts are read (a part of the corpus); others are passed over."""
+
+    def __init__(
+        self,
+        paths: Iterable[Path],
+        fields: TableFields | None = None,
+        keep: Callable[[str], bool] | None = None,
+    ):
+        self.paths = [Path(p) for p in paths]
+        self.fields = fields or TableFields()
+        self.keep = keep
+        self.found: dict[str, int] = {}
+        self.problems = Problems()
+        self.readable = 0
+        self.complete = False
+        self._folders: dict[int, list[str]] = {}  # the file names a folder was read in
+        self._encodings: dict[int, str] = {}  # the encoding a table was read in
+
+    def _folder(self, number: int, path: Path) -> list[str]:
+        if number not in self._folders:
+            names = (n for n in os.listdir(path) if Path(n).suffix.lower() in AD_SUFFIXES)
+            self._folders[number] = sorted(names)
+        return self._folders[number]
+
+    def _table(self, number: int, path: Path) -> Iterator[Item]:
+        if number not in self._encodings:
+            try:
+                encoding, warnings = table_encoding(path)
+            except ValueError as exc:
+                yield 0, Skipped(f"{exc}; file skipped")
+                return
+            except OSError as exc:
+                yield 0, Skipped(f"{path}: cannot read ({exc.strerror or exc}); file skipped")
+                return
+            self.problems.read += warnings
+            self._encodings[number] = encoding
+        items = _jsonl_items if path.suffix.lower() == ".jsonl" else _csv_items
+        yield from items(path, self.fields, self._encodings[number])
+
+    def _items(self, number: int, path: Path) -> Iterator[Item]:
+        if path.is_dir():
+            for index, name in enumerate(self._folder(number, path)):
+                yield index, _attempt(partial(_ad_from_file, path / name))
+        elif not path.is_file():
+            yield 0, Skipped(f"{path}: no such file or folder")
+        elif path.suffix.lower() in TABLE_SUFFIXES:
+            yield from self._table(number, path)
+        else:
+            yield 0, _attempt(partial(_ad_from_file, path))
+
+    def _placed(self) -> Iterator[tuple[int, Ad | Skipped]]:
+        for number, path in enumerate(self.paths):
+            for item, found in self._items(number, path):
+                yield number << ITEM_BITS | item, found
+
+    def source_of(self, place: int) -> str:
+        """Where the ad at `place` was read: file, or file and line."""
+        number, item = place >> ITEM_BITS, place & ((1 << ITEM_BITS) - 1)
+        path = self.paths[number]
+        if path.is_dir():
+            return str(path / self._folder(number, path)[item])
+        return f"{path}:{item}" if path.suffix.lower() in TABLE_SUFFIXES else str(path)
+
+    def read(self) -> Generator[Ad, None, None]:
+        """Each readable ad of the part, the first of each id, in input order; every
+        problem is noted in `problems`. Stopping early leaves the rest unread."""
+        for place, found in self._placed():
+            if isinstance(found, Skipped):
+                self.problems.read.append(found)
+                continue
+            self.readable += 1
+            if self.keep is not None and not self.keep(found.id):
+                continue
+            self.problems.warnings += found.warnings
+            if found.id in self.found:
+                first = self.source_of(self.found[found.id])
+                self.problems.duplicates.append(
+                    f"{found.source}: duplicate ad id {found.id!r} (first in {first}); skipped"
+                )
+                continue
+            self.found[found.id] = place
+            yield found
+        self.complete = True
+
+    def again(self) -> Generator[Ad, None, None]:
+        """The ads `read` found, read once more in the same order (nothing else is kept)."""
+        last = max(self.found.values(), default=-1)
+        for place, found in self._placed():
+            if place > last:
+                return
+            if not isinstance(found, Skipped) and self.found.get(found.id) == place:
+                yield found
+
+
+class AdList:
+    """Ads already in memory as an AdSource (a caller that built them itself)."""
+
+    def __init__(self, ads: Iterable[Ad]):
+        self.ads = list(ads)
+        self.found: dict[str, int] = {}
+        self.problems = Problems()
+        self.readable = len(self.ads)
+        self.complete = False
+
+    def read(self) -> Generator[Ad, None, None]:
+        for place, ad in enumerate(self.ads):
+            if ad.id not in self.found:
+                self.found[ad.id] = place
+                yield ad
+        self.complete = True
+
+    def again(self) -> Generator[Ad, None, None]:
+        return (ad for place, ad in enumerate(self.ads) if self.found.get(ad.id) == place)
 
 
 def read_ads(paths: list[Path], fields: TableFields | None = None) -> AdBatch:
     """Every readable ad under `paths`, in a stable order, and a message per problem."""
-    fields = fields or TableFields()
-    batch = AdBatch()
-    for path in map(Path, paths):
-        if path.is_dir():
-            for file in sorted(p for p in path.iterdir() if p.suffix.lower() in AD_SUFFIXES):
-                _add(batch, lambda f=file: _ad_from_file(f))
-        elif path.suffix.lower() == ".jsonl":
-            _read_jsonl(path, fields, batch)
-        elif path.suffix.lower() == ".csv":
-            _read_csv(path, fields, batch)
-        elif path.is_file():
-            _add(batch, lambda f=path: _ad_from_file(f))
-        else:
-            batch.problems.append(f"{path}: no such file or folder")
-    batch.problems += [w for ad in batch.ads for w in ad.warnings]
-    return _without_duplicates(batch)
+    reader = AdReader(paths, fields)
+    ads = list(reader.read())
+    return AdBatch(ads, reader.problems.all())

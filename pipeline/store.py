@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 UMASK = os.umask(0o022)
 os.umask(UMASK)
@@ -67,3 +70,59 @@ def read_records(path: Path) -> list[dict]:
 
 def write_records(path: Path, records: list[dict]) -> None:
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+
+
+def iter_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(byte offset, record) of each whole JSON-object line, read one line at a time; a
+    torn line (from a kill) or one that is not an object is passed over, as read_records
+    does. Lines end at \\n only: a record may hold any other line separator in its text."""
+    if not Path(path).exists():
+        return
+    with open(path, "rb") as handle:
+        offset = 0
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                record = None
+            if isinstance(record, dict):
+                yield offset, record
+            offset += len(line)
+
+
+def record_at(handle: BinaryIO, offset: int) -> dict:
+    """The JSON line at `offset` of an open file (one that iter_records found there)."""
+    handle.seek(offset)
+    return json.loads(handle.readline())
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write `path` through, line by line, replacing it only once the
+    whole is written (see atomic_write_text); left as it was if writing fails."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o666 & ~UMASK)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def record_line(record: dict) -> bytes:
+    """A record as one line of a JSON-lines output (as append_line and write_records write)."""
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def copy_records(source: Path, offsets: Iterable[int], path: Path) -> None:
+    """Write the records at `offsets` of `source`, in that order, to `path` (which may be
+    `source` itself), atomically: a file of any length is rewritten without holding it."""
+    with open(source, "rb") as records, atomic_writer(path) as out:
+        for offset in offsets:
+            out.write(record_line(record_at(records, offset)))

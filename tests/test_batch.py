@@ -7,6 +7,7 @@ status and fetch talk to tests.servers.batchserver, a stand-in for the Files and
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,18 @@ def outputs(out: Path) -> dict:
         "failures": read_lines(out / "failures.jsonl"),
         "manifest": manifest,
     }
+
+
+def line_of(results: Path, ad_id: str) -> str:
+    """`results:N`, where N is the line of `ad_id`'s result: what its failure names."""
+    lines = Path(results).read_text(encoding="utf-8").splitlines()
+    (number,) = [n for n, line in enumerate(lines, start=1) if f'"{ad_id}"' in line]
+    return f"{results}:{number}"
+
+
+def without_place(failures: list[dict]) -> list[dict]:
+    """Failures with the `file:line: ` their reasons start with left out."""
+    return [f | {"reason": re.sub(r"^.*?\.jsonl:\d+: ", "", f["reason"])} for f in failures]
 
 
 def all_text(folder: Path) -> str:
@@ -281,7 +294,12 @@ def test_ingest_writes_the_outputs_of_an_online_run(online_and_batch):
     online, batch = outputs(tmp_path / "online"), outputs(tmp_path / "batch")
     assert batch["codings"] == online["codings"]
     assert batch["drafts"] == online["drafts"]
-    assert batch["failures"] == online["failures"]
+    # a failure from a result line names it; the reason after that is the online one
+    assert without_place(batch["failures"]) == online["failures"]
+    results = tmp_path / "results.jsonl"
+    assert batch["failures"] and all(
+        f["reason"].startswith(f"{line_of(results, f['ad_id'])}: ") for f in batch["failures"]
+    )
     extra = batch["manifest"].pop("batch")
     assert extra["results"] == [str(tmp_path / "results.jsonl")] and extra["reasked"] == 0
     batch_cost, online_cost = batch["manifest"].pop("cost_usd"), online["manifest"].pop("cost_usd")
@@ -310,7 +328,8 @@ def test_ingest_drops_ungrounded_quotes_and_records_error_lines(online_and_batch
         {
             "ad_id": "103_kwikstaart_backend",
             "source": str(RAW / "103_kwikstaart_backend.txt"),
-            "reason": "HTTP 400: simulated 400",
+            "reason": f"{line_of(tmp_path / 'results.jsonl', '103_kwikstaart_backend')}: "
+            "HTTP 400: simulated 400",
         }
     ]
     assert SECRET not in all_text(out)
@@ -449,7 +468,7 @@ def test_ingest_reports_bad_lines_missing_ads_and_prefers_answers(tmp_path):
     assert "1 result(s) for ads not in the input" in result.stderr
     failures = {f["ad_id"]: f["reason"] for f in read_lines(tmp_path / "out/failures.jsonl")}
     assert failures == {
-        "104_harborline_datascience": "batch error (batch_expired): too late",
+        "104_harborline_datascience": f"{errors}:2: batch error (batch_expired): too late",
         "105_copperleaf_marketing": "no result for this ad in "
         f"{tmp_path / 'results.jsonl'}, {errors}",
     }
@@ -492,7 +511,8 @@ def test_ingest_answer_that_fails_validation_is_a_failure(tmp_path):
     cli(["batch", "ingest", tmp_path / "results.jsonl", "--ads", RAW, "--out", tmp_path / "o"])
     failures = {f["ad_id"]: f["reason"] for f in read_lines(tmp_path / "o/failures.jsonl")}
     assert set(failures) == {"101_lumenpath_genai", "104_harborline_datascience"}
-    assert failures["101_lumenpath_genai"].startswith("invalid answer after 1 attempt(s)")
+    where = line_of(tmp_path / "results.jsonl", "101_lumenpath_genai")
+    assert failures["101_lumenpath_genai"].startswith(f"{where}: invalid answer after 1 attempt(s)")
     assert "finish_reason=length" in failures["104_harborline_datascience"]
 
 
@@ -648,7 +668,10 @@ def test_expired_batch_yields_its_finished_requests(api, tmp_path):
     cli(["batch", "ingest", results, "--ads", RAW, "--out", out], env)
     failures = read_lines(out / "failures.jsonl")
     assert len(failures) == 3 and len(read_lines(out / "codings.jsonl")) == 2
-    assert all(f["reason"].startswith("batch error (batch_expired)") for f in failures)
+    assert all(
+        f["reason"].startswith(f"{line_of(results, f['ad_id'])}: batch error (batch_expired)")
+        for f in failures
+    )
     rest = tmp_path / "rest.jsonl"
     cli(["batch", "prepare", RAW, "--out", rest, "--coded", out], env)
     assert sorted(line["custom_id"] for line in read_lines(rest)) == sorted(

@@ -5,13 +5,16 @@ output file are the online path's own. Quotes that fail grounding are dropped an
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
+import re
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipeline.ads import Ad
+from pipeline.ads import Ad, AdSource
 from pipeline.batch.requests import request_body
 from pipeline.codebook import Codebook
 from pipeline.coding.cost import batch_cost
@@ -21,7 +24,7 @@ from pipeline.coding.sampling import coder_for
 from pipeline.errors import InputError
 from pipeline.llm.client import LLM, online_llm
 from pipeline.record import Usage
-from pipeline.store import read_records
+from pipeline.store import iter_records, record_at
 
 
 def reask_llm(
@@ -46,15 +49,30 @@ def reask_llm(
 
 @dataclass
 class Result:
-    """One line of a Batch API output or error file."""
+    """One line of a batch's output or error file (OpenAI's Batch API or vLLM's run-batch)."""
 
     custom_id: str
     completion: dict | None = None  # the chat completion, when the request got a 200
     reason: str | None = None  # why there is none
+    where: str = ""  # file:line of the result line
+
+
+def _message(detail) -> str | None:
+    """The message of an error body: {"error": {"message"}}, {"message"} or a string."""
+    if isinstance(detail, dict):
+        detail = detail.get("error", detail)
+        detail = detail.get("message") if isinstance(detail, dict) else detail
+    return detail if isinstance(detail, str) and detail else None
 
 
 def parse_result(line: dict) -> Result:
-    """A Batch API output line: {id, custom_id, response: {status_code, body}, error}."""
+    """A result line: {id, custom_id, response: {status_code, body}, error}.
+
+    OpenAI puts an HTTP error's message in the response body and a request it could not run
+    in `error` ({code, message}) with no response; vLLM's run-batch gives a failed request a
+    status code and no body, and its message in `error`: an error response ({"error":
+    {message, type, param, code}}) or a plain string.
+    """
     custom_id = line.get("custom_id")
     if not isinstance(custom_id, str) or not custom_id:
         raise ValueError("no custom_id")
@@ -65,52 +83,136 @@ def parse_result(line: dict) -> Result:
     if status == 200 and isinstance(body, dict) and not error:
         return Result(custom_id, completion=body)
     if status is not None and status != 200:
-        detail = body.get("error", body) if isinstance(body, dict) else {}
-        message = (detail.get("message") if isinstance(detail, dict) else None) or str(body)
-        return Result(custom_id, reason=f"HTTP {status}: {str(message)[:300]}")
+        message = _message(body) or _message(error) or str(body if body is not None else error)
+        return Result(custom_id, reason=f"HTTP {status}: {message[:300]}")
     if isinstance(error, dict):
         code = error.get("code") or "error"
         return Result(custom_id, reason=f"batch error ({code}): {error.get('message') or ''}"[:400])
+    if isinstance(error, str) and error:
+        return Result(custom_id, reason=f"batch error: {error}"[:400])
     raise ValueError("neither a response nor an error")
 
 
-def read_results(paths: list[Path]) -> tuple[dict[str, Result], list[str]]:
-    """Results by ad id from output and error files; an answer beats an error for the same ad."""
-    results: dict[str, Result] = {}
-    problems: list[str] = []
-    for path in map(Path, paths):
+CUSTOM_ID = re.compile(rb'"custom_id"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def torn_custom_id(raw: bytes) -> str | None:
+    """The custom_id of a result line that is not whole JSON (a run cut short), if it has one."""
+    match = CUSTOM_ID.search(raw)
+    try:
+        return json.loads(b'"' + match.group(1) + b'"') if match else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """(line number, byte offset, line) of a file, a line (ending at \\n) at a time."""
+    try:
+        with open(path, "rb") as handle:
+            offset = 0
+            for lineno, raw in enumerate(handle, start=1):
+                yield lineno, offset, raw
+                offset += len(raw)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the results: {exc}") from None
+
+
+# Where a line is, as one int per ad (the least a million of them can cost): the file's
+# number, the line number and the byte offset, each in its own bits.
+LINE_BITS, OFFSET_BITS = 40, 48
+
+
+def pack(number: int, lineno: int, offset: int) -> int:
+    return (number << LINE_BITS | lineno) << OFFSET_BITS | offset
+
+
+def unpack(packed: int) -> tuple[int, int, int]:
+    """(file number, line number, offset) of `pack`."""
+    offset, rest = packed & (1 << OFFSET_BITS) - 1, packed >> OFFSET_BITS
+    return rest >> LINE_BITS, rest & (1 << LINE_BITS) - 1, offset
+
+
+def _read(raw: bytes) -> Result:
+    line = json.loads(raw)
+    return parse_result(line if isinstance(line, dict) else {})
+
+
+class Results:
+    """Where each ad's result is in a batch's output and error files: an answer beats an
+    error line for the same ad, a later answer an earlier one. Lines are read again one at a
+    time as their ads are coded, so the files are never held. A line that is not a result
+    is a problem; when its custom_id can still be read, it is that ad's failure."""
+
+    def __init__(self, paths: list[Path]):
+        self.paths = [Path(p) for p in paths]
+        self.where: dict[str, int] = {}  # ad id -> packed (file, line, offset, answered)
+        self.problems: list[str] = []
+        for number, path in enumerate(self.paths):
+            for lineno, offset, raw in _lines(path):
+                if raw.strip():
+                    self._note(number, lineno, offset, raw)
+
+    def _note(self, number: int, lineno: int, offset: int, raw: bytes) -> None:
+        custom_id: str | None
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read the results: {exc}") from None
-        for lineno, raw in enumerate(text.splitlines(), start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = json.loads(raw)
-                result = parse_result(line if isinstance(line, dict) else {})
-            except (json.JSONDecodeError, ValueError, AttributeError) as exc:
-                problems.append(f"{path}:{lineno}: not a Batch API result line ({exc}); skipped")
-                continue
-            known = results.get(result.custom_id)
-            if known is None or known.completion is None or result.completion is not None:
-                results[result.custom_id] = result
-    return results, problems
+            result = _read(raw)
+            custom_id, answered = result.custom_id, result.completion is not None
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+            path = self.paths[number]
+            self.problems.append(f"{path}:{lineno}: not a Batch API result line ({exc}); skipped")
+            custom_id, answered = torn_custom_id(raw), False
+            if custom_id is None:
+                return
+        known = self.where.get(custom_id)
+        if known is None or not known & 1 or answered:  # the lowest bit: an answer
+            self.where[custom_id] = pack(number, lineno, offset) << 1 | answered
+
+    def get(self, ad_id: str) -> Result | None:
+        """The result of `ad_id`, read from its line; None when the files hold none."""
+        packed = self.where.get(ad_id)
+        if packed is None:
+            return None
+        number, lineno, offset = unpack(packed >> 1)
+        where = f"{self.paths[number]}:{lineno}"
+        with open(self.paths[number], "rb") as handle:
+            handle.seek(offset)
+            raw = handle.readline()
+        try:
+            result = _read(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError, AttributeError) as exc:
+            return Result(ad_id, reason=f"not a whole result line ({exc})", where=where)
+        return replace(result, where=where)
+
+    def unknown(self, ad_ids: Container[str]) -> tuple[int, list[str]]:
+        """How many results are for ads not in `ad_ids`, and the first five of them."""
+        others = (ad_id for ad_id in self.where if ad_id not in ad_ids)
+        count = sum(1 for ad_id in self.where if ad_id not in ad_ids)
+        return count, heapq.nsmallest(5, others)
 
 
 def check_requests(
-    paths: list[Path], ads: list[Ad], codebook: Codebook, llm: LLM, options: RunOptions
+    paths: list[Path], ads: Iterable[Ad], codebook: Codebook, llm: LLM, options: RunOptions
 ) -> None:
-    """Refuse to ingest when a request file was made with other options than ingest's."""
-    sent = {}
-    for path in map(Path, paths):
-        for line in read_records(path):
-            sent[line.get("custom_id")] = line.get("body")
-    differ = [
-        ad.id
-        for ad in ads
-        if ad.id in sent and sent[ad.id] != request_body(ad, codebook, llm, options)
-    ]
+    """Refuse to ingest when a request file was made with other options than ingest's.
+    The request files are read twice, a line at a time: where each request is, then its
+    body as its ad comes."""
+    paths = [Path(p) for p in paths]
+    where: dict[str, int] = {}
+    for number, path in enumerate(paths):
+        for offset, line in iter_records(path):
+            if isinstance(line.get("custom_id"), str):
+                where[line["custom_id"]] = pack(number, 0, offset)  # a later line wins
+    handles = [open(path, "rb") for path in paths]  # noqa: SIM115 - closed below
+    try:
+        differ = [
+            ad.id
+            for ad in ads
+            if ad.id in where
+            and _sent(handles, where[ad.id]) != request_body(ad, codebook, llm, options)
+        ]
+    finally:
+        for handle in handles:
+            handle.close()
     if differ:
         raise InputError(
             f"{len(differ)} request(s) in {', '.join(map(str, paths))} differ from "
@@ -118,6 +220,11 @@ def check_requests(
             f"examples, --max-ad-chars, --max-tokens, --temperature): "
             f"{', '.join(differ[:5])}{' …' if len(differ) > 5 else ''}"
         )
+
+
+def _sent(handles: list, packed: int):
+    number, _, offset = unpack(packed)
+    return record_at(handles[number], offset).get("body")
 
 
 def replay_llm(llm: LLM, completion: dict) -> LLM:
@@ -138,9 +245,10 @@ def replay_llm(llm: LLM, completion: dict) -> LLM:
 
 @dataclass
 class BatchCoder:
-    """The coder for Run: each ad's batch answer through the online coder; optional re-ask."""
+    """The coder for Run: each ad's batch answer through the online coder; optional re-ask.
+    A failure that comes from a result line names its file and line."""
 
-    results: dict[str, Result]
+    results: Results
     sources: str
     online: LLM | None = None  # --reask
     reask_usage: Usage = field(default_factory=Usage)
@@ -154,9 +262,11 @@ class BatchCoder:
         if result is None:
             return Outcome(ad, reason=f"no result for this ad in {self.sources}")
         if result.completion is None:
-            return Outcome(ad, reason=result.reason)
+            return Outcome(ad, reason=f"{result.where}: {result.reason}")
         outcome = coder_for(options)(ad, codebook, replay_llm(llm, result.completion), options)
-        if self.online is None or outcome.record is None or not outcome.record.ungrounded:
+        if outcome.record is None:
+            return replace(outcome, reason=f"{result.where}: {outcome.reason}")
+        if self.online is None or not outcome.record.ungrounded:
             return outcome
         return self.reask(outcome, codebook, options)
 
@@ -190,7 +300,7 @@ class BatchRun(Run):
 
     def __init__(
         self,
-        ads: list[Ad],
+        ads: AdSource,
         codebook: Codebook,
         llm: LLM,
         options: RunOptions,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.ads import Ad
@@ -126,5 +127,6 @@ def shard_of(ad_id: str, parts: int) -> int:
     return int.from_bytes(digest[:8], "big") % parts + 1
 
 
-def in_shard(ads: list[Ad], part: int, parts: int) -> list[Ad]:
-    return [ad for ad in ads if shard_of(ad.id, parts) == part]
+def in_shard(part: int, parts: int) -> Callable[[str], bool]:
+    """Whether an ad id is in part `part` of `parts` (an AdReader's `keep`)."""
+    return lambda ad_id: shard_of(ad_id, parts) == part

@@ -81,7 +81,7 @@ def offline_setup(
     part = parse_shard(shard) if shard else None
     inputs = read_run_inputs(ads, **read)
     if part:
-        inputs.batch.ads = in_shard(inputs.batch.ads, *part)
+        inputs.ads.keep = in_shard(*part)
     options = run_options_of(
         inputs,
         out,
@@ -124,18 +124,19 @@ def prepare_cmd(ads, out, coded, limit, **common) -> None:
       autocode batch prepare raw/ --out requests.jsonl --coded drafts/ --examples 2
     """
     from pipeline.batch.requests import request_line, write_request_files
+    from pipeline.cli.code import survey
     from pipeline.coding.run import Run
 
     inputs, options, llm = offline_setup(ads, coded or Path(out).parent, limit=limit, **common)
-    todo = inputs.batch.ads
+    options.refresh = not coded  # without --coded, no folder's codings leave an ad out
+    run = Run(inputs.ads, inputs.book, llm, options)
+    survey(run, ads)
     if coded:
-        todo = Run(todo, inputs.book, llm, options).not_yet_coded(Path(coded))
-        say(f"{len(inputs.batch.ads) - len(todo)} ad(s) already coded in {coded}, left out")
-    todo = todo[:limit] if limit is not None else todo
-    if not todo:
+        say(f"{run.already_done} ad(s) already coded in {coded}, left out")
+    if not run.has_work():
         say("no ads left to prepare; nothing written")
         return
-    lines = (request_line(ad, inputs.book, llm, options) for ad in todo)
+    lines = (request_line(ad, inputs.book, llm, options) for ad in run.todo())
     for path, count in write_request_files(lines, Path(out)):
         click.echo(path)
         say(
@@ -284,42 +285,30 @@ def ingest_cmd(
       autocode batch ingest results.jsonl --ads raw/ --out drafts/
       autocode batch ingest results-*.jsonl --ads ads.jsonl --out coded/ --reask
     """
-    from pipeline.batch.ingest import BatchCoder, BatchRun, check_requests, reask_llm
-    from pipeline.cli.code import execute, exit_after_run
+    from pipeline.batch.ingest import BatchCoder, BatchRun, Results, check_requests, reask_llm
+    from pipeline.cli.code import execute, exit_after_run, survey
     from pipeline.llm.backend import settings_of
 
     inputs, options, llm = offline_setup(ads, out, refresh=refresh, prices=prices, **common)
-    found = read_batch_results(list(results), {ad.id for ad in inputs.batch.ads})
-    if requests:
-        check_requests(list(requests), inputs.batch.ads, inputs.book, llm, options)
     online = reask_llm(llm, cache_dir, refresh, max_retries, timeout) if reask else None
     # replaying answers needs no concurrency; re-asking online takes the backend's default
     default = settings_of(llm.backend.kind, concurrency=None)["concurrency"] if reask else 1
     options.concurrency = concurrency or default
+    found = Results(list(results))
     coder = BatchCoder(found, ", ".join(map(str, results)), online)
-    run = BatchRun(
-        inputs.batch.ads,
-        inputs.book,
-        llm,
-        options,
-        inputs.batch.problems,
-        results=list(results),
-        coder=coder,
-    )
+    run = BatchRun(inputs.ads, inputs.book, llm, options, [], results=list(results), coder=coder)
+    survey(run, ads)
+    warn_about_results(found, run.source.found)
+    if requests:
+        check_requests(list(requests), run.source.again(), inputs.book, llm, options)
     exit_after_run(execute(run, "autocode batch ingest"))
 
 
-def read_batch_results(paths: list[Path], ad_ids: set[str]) -> dict:
-    """The batch's results by ad id; unreadable lines and unknown ads are warnings."""
-    from pipeline.batch.ingest import read_results
-
-    found, problems = read_results(paths)
-    for problem in problems:
+def warn_about_results(results, ad_ids) -> None:
+    """Warnings for the lines that are not results, and for results of ads not in the input
+    (or not in this --shard)."""
+    for problem in results.problems:
         say(problem, "yellow")
-    unknown = sorted(set(found) - ad_ids)
-    if unknown:
-        say(
-            f"{len(unknown)} result(s) for ads not in the input, ignored: {', '.join(unknown[:5])}",
-            "yellow",
-        )
-    return found
+    count, first = results.unknown(ad_ids)
+    if count:
+        say(f"{count} result(s) for ads not in the input, ignored: {', '.join(first)}", "yellow")

@@ -51,8 +51,8 @@ def env_seconds(name: str, default: float) -> float:
 
 
 def read_run_inputs(ads, codebook_path, id_field, text_fields, max_ad_chars, **examples):
-    """The inputs of `code` and `batch`, with every problem shown as a warning; `examples`
-    are the --examples… options."""
+    """The inputs of `code` and `batch` (the ads are read by the run: see `survey`);
+    `examples` are the --examples… options."""
     from pipeline.coding.inputs import read_inputs
 
     return read_inputs(
@@ -60,9 +60,17 @@ def read_run_inputs(ads, codebook_path, id_field, text_fields, max_ad_chars, **e
         codebook_path,
         table_fields(id_field, text_fields),
         max_ad_chars,
-        lambda problem: say(problem, "yellow"),
         **examples,
     )
+
+
+def survey(run, ads) -> None:
+    """Read the ads of `run` once before any call: each problem is shown as a warning, and
+    input without a readable ad is refused."""
+    for problem in run.survey():
+        say(problem, "yellow")
+    if run.nothing_readable:
+        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
 
 
 @click.command("code")
@@ -115,14 +123,8 @@ def command(
         samples=samples,
         min_support=min_support,
     )
-    run = Run(
-        inputs.batch.ads,
-        inputs.book,
-        llm,
-        run_options,
-        inputs.batch.problems,
-        coder=coder_for(run_options),
-    )
+    run = Run(inputs.ads, inputs.book, llm, run_options, coder=coder_for(run_options))
+    survey(run, ads)
     exit_after_run(execute(run, "autocode code"))
 
 
@@ -184,7 +186,7 @@ def execute(run, title: str) -> int:
             if run.has_work():  # no server to start when every ad is already coded
                 run.llm.backend = stack.enter_context(embedded_server(backend))
         try:
-            with run_progress(len(run.ads)) as progress:
+            with run_progress(run.n_ads) as progress:
                 run.progress = progress
                 manifest = run.execute()
         except FatalLLMError as exc:

@@ -1,6 +1,6 @@
-"""What a coding run reads before any LLM call: the codebook, the ads and the few-shot
-examples. `autocode code` and `autocode batch` read them here, so both refuse the same bad
-input before anything is sent.
+"""What a coding run reads before any LLM call: the codebook and the few-shot examples, and
+the reader of its ads (read by the run's survey, one at a time). `autocode code` and
+`autocode batch` read them here, so both refuse the same bad input before anything is sent.
 """
 
 from __future__ import annotations
@@ -9,17 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.ads import AdBatch, TableFields, read_ads
+from pipeline.ads import AdReader, TableFields, read_ads
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.coding.examples import ExamplePool, Ranking
-from pipeline.errors import InputError
 from pipeline.goldmd.parse import read_coding_file
 
 
 @dataclass
 class Inputs:
     book: Codebook
-    batch: AdBatch  # the ads, and the problems worth a warning (batch.problems)
+    ads: AdReader  # the ads, read by the run (Run.survey tells their problems)
     examples: ExamplePool  # gold codings to choose few-shot examples from, per ad
     max_ad_chars: int  # longer ads are cut for the prompt
 
@@ -41,30 +40,18 @@ def read_inputs(
     codebook_path: Path | None,
     fields: TableFields,
     max_ad_chars: int,
-    say: Callable[[str], None],
     n_examples: int = 0,
     examples_gold: Path = Path("gold"),
     examples_ads: Path = Path("raw"),
     examples_by: Ranking = "similar",
     examples_max_chars: int | None = None,
 ) -> Inputs:
-    """Codebook, ads and examples; each problem with the ads is told to `say` (an ad past
-    `max_ad_chars` is one), and a batch without any readable ad is refused."""
+    """Codebook and examples, read now (a broken one stops the run before any ad is read);
+    the ads are read by the run, which tells their problems (Run.survey)."""
     book = load_codebook(codebook_path)
-    batch = read_ads(list(ads), fields)
-    batch.problems += [
-        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
-        f"{max_ad_chars}; truncated for the prompt (warning in its record)"
-        for ad in batch.ads
-        if len(ad.text) > max_ad_chars
-    ]
-    for problem in batch.problems:
-        say(problem)
-    if not batch.ads:
-        raise InputError("no readable ads in " + ", ".join(map(str, ads)))
     pairs = load_examples(examples_gold, examples_ads, book) if n_examples else []
     pool = ExamplePool(pairs, n_examples, examples_by, examples_max_chars)
-    return Inputs(book, batch, pool, max_ad_chars)
+    return Inputs(book, AdReader(ads, fields), pool, max_ad_chars)
 
 
 def read_ad_texts(path: Path, fields: TableFields, say: Callable[[str], None]) -> dict[str, str]:

@@ -15,7 +15,7 @@ from pipeline.codebook import Codebook
 from pipeline.coding.answer import response_model, to_coding, validation_context
 from pipeline.coding.examples import ExamplePool
 from pipeline.coding.passages import ad_passages
-from pipeline.coding.request import build_messages, prompt_hash
+from pipeline.coding.request import build_messages, prompt_hash, static_messages
 from pipeline.llm.client import LLM
 from pipeline.llm.faults import LLMFailure
 from pipeline.record import CodedAd, Dropped, Provenance, Usage
@@ -78,6 +78,14 @@ def prepare(ad: Ad, codebook: Codebook, llm: LLM, options: RunOptions) -> Reques
     example_ids = [example.id for example, _ in examples]
     context = validation_context(sent.text)
     return Request(sent, messages, model_cls, prompt_hash(messages), context, example_ids)
+
+
+def prompt_sha(ad: Ad, codebook: Codebook, options: RunOptions) -> str:
+    """The prompt hash `prepare` gives the ad, without rendering the ad or its response
+    model (a resumed run asks it of every ad already coded)."""
+    sent = _prepared(ad, options.max_ad_chars)
+    static = static_messages(codebook, sent, options.examples.choose(ad))
+    return prompt_hash([*static, {}])  # the hash leaves out the last message, the ad's
 
 
 def record_from_answer(

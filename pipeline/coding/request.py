@@ -47,10 +47,10 @@ def system_prompt(codebook: Codebook, prompts_dir=PROMPTS_DIR) -> str:
     return cached[1]
 
 
-def build_messages(
+def static_messages(
     codebook: Codebook, ad: Ad, examples: Sequence[tuple[Ad, Coding]] = (), prompts_dir=PROMPTS_DIR
 ) -> list[dict]:
-    """System prompt and few-shot examples (identical for every ad), then the ad."""
+    """The messages before the ad: system prompt and few-shot examples."""
     messages = [{"role": "system", "content": system_prompt(codebook, prompts_dir)}]
     for example_ad, coding in examples:
         if example_ad.id == ad.id:
@@ -59,8 +59,15 @@ def build_messages(
             {"role": "user", "content": render_template("ad.j2", prompts_dir, ad=example_ad)}
         )
         messages.append({"role": "assistant", "content": example_answer(coding)})
-    messages.append({"role": "user", "content": render_template("ad.j2", prompts_dir, ad=ad)})
     return messages
+
+
+def build_messages(
+    codebook: Codebook, ad: Ad, examples: Sequence[tuple[Ad, Coding]] = (), prompts_dir=PROMPTS_DIR
+) -> list[dict]:
+    """System prompt and few-shot examples (identical for every ad), then the ad."""
+    ad_message = {"role": "user", "content": render_template("ad.j2", prompts_dir, ad=ad)}
+    return [*static_messages(codebook, ad, examples, prompts_dir), ad_message]
 
 
 def system_prompt_hash(codebook: Codebook, prompts_dir=PROMPTS_DIR) -> str:

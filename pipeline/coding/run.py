@@ -3,34 +3,46 @@
 OUT holds `<id>.md` drafts, `codings.jsonl` (one record per ad), `failures.jsonl` and
 `manifest.json`. Records and failures are appended as whole fsynced lines while the run
 goes, so a killed run keeps what it finished; at the end codings.jsonl is rewritten in
-input order, so neither order nor content depends on concurrency.
+input order, so neither order nor content depends on concurrency. Memory does not grow with
+the corpus beyond a few numbers per ad: ads are read as they are coded, a bounded number in
+flight, and the outputs are rewritten a line at a time (`outfiles`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import __version__
-from pipeline.ads import Ad
+from pipeline.ads import Ad, AdList, AdSource
 from pipeline.codebook import Codebook
 from pipeline.coding.cost import cached_prompt_cost, estimate_cost
-from pipeline.coding.one_ad import Outcome, RunOptions, code_one, prepare, provenance
+from pipeline.coding.one_ad import (
+    Outcome,
+    RunOptions,
+    code_one,
+    prepare,
+    prompt_sha,
+    provenance,
+)
+from pipeline.coding.outfiles import (
+    CodedIndex,
+    codings_in_order,
+    failures_in_order,
+    keep_records,
+    provenance_key,
+    samples_in_order,
+)
 from pipeline.coding.request import system_prompt_hash
 from pipeline.goldmd.render import render, review_notes
 from pipeline.llm.client import LLM
 from pipeline.llm.faults import FatalLLMError
 from pipeline.record import CodedAd, Usage
-from pipeline.store import (
-    append_line,
-    atomic_write_text,
-    read_records,
-    remove_stale_temps,
-    write_records,
-)
+from pipeline.store import append_line, atomic_write_text, copy_records, remove_stale_temps
 
 SAMPLES = "samples.jsonl"  # with --samples K > 1: every sample of every coded ad
 
@@ -39,24 +51,23 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def coded_ids(records: list[dict], expected: dict) -> set[str]:
-    """Ads already coded under the same model, codebook, prompt and samples need no call."""
-    keys = ("model", "codebook_sha256", "prompt_sha256", "samples", "min_support")
-    return {
-        r["ad_id"]
-        for r in records
-        if all(
-            (r.get("provenance") or {}).get(k) == expected.get(r["ad_id"], {}).get(k) for k in keys
-        )
-    }
+def in_flight(concurrency: int) -> int:
+    """Ads submitted and not yet saved: enough to keep every worker busy while the main
+    thread saves, few enough that a million ads never sit in the queue at once."""
+    return 2 * max(1, concurrency)
 
 
 class Run:
-    """One invocation of `autocode code`; `progress` is told about every finished ad."""
+    """One invocation of `autocode code`; `progress` is told about every finished ad.
+
+    The ads are read twice and never held: `survey` reads them (read only) to note where
+    each is, which are coded already and every problem; the run reads the ads to code
+    again as it codes them, a bounded number in flight.
+    """
 
     def __init__(
         self,
-        ads: list[Ad],
+        ads: AdSource | Sequence[Ad],
         codebook: Codebook,
         llm: LLM,
         options: RunOptions,
@@ -64,7 +75,8 @@ class Run:
         progress=None,
         coder=code_one,
     ):
-        self.ads, self.book, self.llm, self.opt = ads, codebook, llm, options
+        self.source: AdSource = AdList(ads) if isinstance(ads, Sequence) else ads
+        self.book, self.llm, self.opt = codebook, llm, options
         self.coder = coder  # (ad, codebook, llm, options) -> Outcome; batch ingest brings its own
         self.problems = list(problems)
         self.progress = progress
@@ -80,71 +92,108 @@ class Run:
             "completion_tokens": 0,
             **({"samples_failed": 0} if options.samples > 1 else {}),
         }
-        self.failures: list[dict] = []
         self.started = now()
         self._halt = threading.Event()  # set by the first fatal error
         self.finished: str | None = None
+        self.n_ads = 0  # ads read (all of them, unless --limit stopped the reading)
         self.already_done = 0  # ads a resumed run finds coded
+        self.done: set[str] = set()  # their ids
         self.not_coded: list[str] = []  # ads without a coding when the run ended
         self.status = "running"
-        self._prompt_shas: dict[str, str] = {}
+        self._surveyed = False
+        self._coded: CodedIndex | None = None  # OUT's codings, from survey to plan
         self._system_share: float | None = None
 
-    def prompt_sha(self, ad: Ad) -> str:
-        """The hash of the static part of `ad`'s request (it depends on the examples chosen
-        for the ad), taken from its prepared request once per run."""
-        if ad.id not in self._prompt_shas:
-            request = prepare(ad, self.book, self.llm, self.opt)
-            self._prompt_shas[ad.id] = request.prompt_sha256
-            if self._system_share is None:
-                self._system_share = system_share(request.messages)
-        return self._prompt_shas[ad.id]
+    def expected_key(self, ad: Ad) -> tuple:
+        """The provenance a coding of `ad` made now would have (PROVENANCE_KEYS)."""
+        sha = prompt_sha(ad, self.book, self.opt)
+        return provenance_key(
+            provenance(self.book, self.llm, sha, self.opt).model_dump(mode="json")
+        )
 
-    def expected_provenance(self) -> dict:
-        return {
-            ad.id: provenance(self.book, self.llm, self.prompt_sha(ad), self.opt).model_dump(
-                mode="json"
-            )
-            for ad in self.ads
-        }
+    def _coded_already(self, ad: Ad, coded: CodedIndex) -> bool:
+        """Coded under the same model, codebook, prompt and samples: no call needed."""
+        return ad.id in coded and coded.matches(ad.id, self.expected_key(ad))
 
-    def _done(self, records: list[dict]) -> set[str]:
-        return set() if self.opt.refresh else coded_ids(records, self.expected_provenance())
+    def survey(self) -> list[str]:
+        """Read the ads once, writing nothing: where each is, which OUT holds a coding of
+        (none with --refresh), and every problem, to show before any call. With --limit N
+        the reading stops at the N-th ad to code. Returns the problems (once)."""
+        if self._surveyed:
+            return []
+        self._surveyed = True
+        coded = CodedIndex(None if self.opt.refresh else self.out / "codings.jsonl")
+        long, to_code, limit = [], 0, self.opt.limit
+        with contextlib.closing(self.source.read()) as ads:
+            for ad in ads if limit != 0 else ():
+                self.n_ads += 1
+                if self._system_share is None:
+                    self._system_share = system_share(
+                        prepare(ad, self.book, self.llm, self.opt).messages
+                    )
+                if len(ad.text) > self.opt.max_ad_chars:
+                    long.append(
+                        f"{ad.source}: {len(ad.text)} characters, more than --max-ad-chars "
+                        f"{self.opt.max_ad_chars}; truncated for the prompt (warning in its record)"
+                    )
+                if self._coded_already(ad, coded):
+                    self.done.add(ad.id)
+                    continue
+                to_code += 1
+                if to_code == limit:
+                    break
+        self.already_done, self.stats["to_code"], self._coded = len(self.done), to_code, coded
+        problems = self.source.problems.all() + long
+        self.problems += problems
+        return problems
 
-    def not_yet_coded(self, out: Path) -> list[Ad]:
-        """The ads that `out` (an OUT folder) holds no coding of under this run's provenance."""
-        done = coded_ids(read_records(Path(out) / "codings.jsonl"), self.expected_provenance())
-        return [ad for ad in self.ads if ad.id not in done]
+    @property
+    def nothing_readable(self) -> bool:
+        """The whole input was read and held no ad."""
+        return self.source.complete and self.source.readable == 0
 
     def has_work(self) -> bool:
         """Whether any ad still needs the LLM (read only: nothing is written)."""
-        done = self._done(read_records(self.out / "codings.jsonl"))
-        return any(ad.id not in done for ad in self.ads) and self.opt.limit != 0
+        self.survey()
+        return self.stats["to_code"] > 0
 
-    def plan(self) -> tuple[list[dict], list[Ad]]:
+    def todo(self) -> Iterator[Ad]:
+        """The ads to code, read again in input order (at most the survey's count)."""
+        self.survey()
+        left = self.stats["to_code"]
+        if not left:
+            return
+        with contextlib.closing(self.source.again()) as ads:
+            for ad in ads:
+                if ad.id in self.done:
+                    continue
+                yield ad
+                left -= 1
+                if not left:
+                    return
+
+    def plan(self) -> None:
+        """Ready OUT: what a killed run left half-written goes, and so do codings made
+        under another provenance (their ads are coded again) and samples without a coding."""
+        self.survey()
         self.out.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.out)  # half-written drafts of a killed run
-        records = read_records(self.out / "codings.jsonl")
-        done = self._done(records)
-        input_ids = {ad.id for ad in self.ads}
-        kept = [r for r in records if r["ad_id"] in done or r["ad_id"] not in input_ids]
-        write_records(self.out / "codings.jsonl", kept)  # drops torn lines and stale records
+        coded, found, done = self._coded or CodedIndex(None), self.source.found, self.done
+
+        def kept(ad_id: str) -> bool:  # coded already, or not an ad of this run
+            return ad_id in done or ad_id not in found
+
+        keep_records(self.out / "codings.jsonl", kept)  # drops torn lines and stale records
         if self.opt.samples > 1 or (self.out / SAMPLES).exists():
             # samples of an ad whose consensus was not written (killed) are asked again
-            kept_ids = {r["ad_id"] for r in kept}
-            samples = [s for s in read_records(self.out / SAMPLES) if s["ad_id"] in kept_ids]
-            write_records(self.out / SAMPLES, samples)
+            keep_records(self.out / SAMPLES, lambda ad_id: ad_id in coded and kept(ad_id))
         atomic_write_text(self.out / "failures.jsonl", "")
-        todo = [ad for ad in self.ads if ad.id not in done]
-        self.already_done = len(self.ads) - len(todo)
-        todo = todo[: self.opt.limit] if self.opt.limit is not None else todo
-        self.stats["to_code"] = len(todo)
-        return kept, todo
+        self._coded = None
 
     def execute(self) -> dict:
-        kept, todo = self.plan()
+        self.plan()
         try:
-            self._code_all(todo)
+            self._code_all(self.todo())
             self.status = "complete"
         except KeyboardInterrupt:
             self.status = "interrupted"
@@ -156,21 +205,29 @@ class Run:
             self._finish()
         return self.manifest()
 
-    def _code_all(self, todo: list[Ad]) -> None:
-        pool = ThreadPoolExecutor(max_workers=max(1, self.opt.concurrency))
+    def _code_all(self, todo: Iterator[Ad]) -> None:
+        workers = max(1, self.opt.concurrency)
+        pool = ThreadPoolExecutor(max_workers=workers)
         ads: dict[Future, Ad] = {}
         try:
             for ad in todo:
+                while len(ads) >= in_flight(workers):
+                    self._save_some(ads)
+                if self._halt.is_set():
+                    break  # the fatal error is raised when its ad is saved, below
                 ads[pool.submit(self._code_unless_halted, ad)] = ad
-            pending = set(ads)
-            while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                self._save_finished(done, ads)
+            while ads:
+                self._save_some(ads)
         except KeyboardInterrupt:
             self._save_finished({f for f in ads if f.done() and not f.cancelled()}, ads)
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
+
+    def _save_some(self, ads: dict[Future, Ad]) -> None:
+        """Wait for at least one ad in flight to finish (or half a second), save those done."""
+        done, _ = wait(set(ads), timeout=0.5, return_when=FIRST_COMPLETED)
+        self._save_finished(done, ads)
 
     def _code_unless_halted(self, ad: Ad) -> Outcome | None:
         """Code one ad; once one has met a fatal error, the ads still queued are not sent
@@ -214,7 +271,6 @@ class Run:
                 "reason": outcome.reason,
             }
             append_line(self.out / "failures.jsonl", failure)
-            self.failures.append(failure)
             self.stats["failed"] += 1
         else:
             record = outcome.record
@@ -244,32 +300,29 @@ class Run:
         self.stats["completion_tokens"] += usage.completion_tokens
 
     def _finish(self) -> None:
-        records = read_records(self.out / "codings.jsonl")
-        by_id = {r["ad_id"]: r for r in records}
-        # failed, or never tried (an aborted or interrupted run): a re-run codes these
-        self.not_coded = [ad.id for ad in self.ads if ad.id not in by_id]
-        ordered = [by_id.pop(ad.id) for ad in self.ads if ad.id in by_id]
-        write_records(self.out / "codings.jsonl", ordered + list(by_id.values()))
+        """Every output in input order (records were appended as ads finished), then the
+        manifest; a line at a time, so the length of a file does not matter."""
+        found, codings = self.source.found, self.out / "codings.jsonl"
+        order, self.not_coded = codings_in_order(codings, found)  # failed, or never tried
+        copy_records(codings, order, codings)
         if (self.out / SAMPLES).exists():
-            order = {ad.id: i for i, ad in enumerate(self.ads)}
-            samples = read_records(self.out / SAMPLES)
-            samples.sort(key=lambda s: (order.get(s["ad_id"], len(order)), s["sample"]))
-            write_records(self.out / SAMPLES, samples)
-        failures = sorted(self.failures, key=lambda f: [a.id for a in self.ads].index(f["ad_id"]))
-        write_records(self.out / "failures.jsonl", failures)
+            copy_records(
+                self.out / SAMPLES, samples_in_order(self.out / SAMPLES, found), self.out / SAMPLES
+            )
+        failures = self.out / "failures.jsonl"
+        copy_records(failures, failures_in_order(failures, found), failures)
         self.finished = now()
         atomic_write_text(self.out / "manifest.json", _json(self.manifest()))
 
     def system_share(self) -> float | None:
         """The system prompt's share of the first ad's request (see `system_share`)."""
-        if self.ads:
-            self.prompt_sha(self.ads[0])
+        self.survey()
         return self._system_share
 
     def manifest(self) -> dict:
         backend = self.llm.backend
         # the system prompt: what every request starts with (examples are chosen per ad)
-        static = system_prompt_hash(self.book) if self.ads else None
+        static = system_prompt_hash(self.book) if self.n_ads else None
         return {
             "tool": "autocode",
             "version": __version__,
@@ -302,7 +355,7 @@ class Run:
                 "max_retries": self.llm.max_retries,
             },
             "counts": {
-                "ads": len(self.ads),
+                "ads": self.n_ads,
                 "input_problems": len(self.problems),
                 "already_done": self.already_done,
                 **self.stats,
