@@ -58,7 +58,9 @@ def read_records(path: Path) -> list[dict]:
     if not Path(path).exists():
         return []
     records = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    # JSON lines end at "\n" only: str.splitlines would also cut at a U+2028 or U+0085 that
+    # json.dumps(ensure_ascii=False) leaves raw inside a string, and lose the record
+    for line in Path(path).read_text(encoding="utf-8").split("\n"):
         try:
             record = json.loads(line)
         except json.JSONDecodeError:

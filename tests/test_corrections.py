@@ -154,3 +154,15 @@ def test_autocode_eval_reports_the_log_of_the_gold_folder(tmp_path):
     markdown = (tmp_path / "eval.md").read_text()
     assert "| draft entries deleted | 20% |" in markdown
     assert "| minutes per corrected ad | 5.00 |" in markdown
+
+
+def test_log_records_with_a_line_separator_inside_a_quote_are_read_whole(tmp_path):
+    from pipeline.store import append_line, read_records
+
+    log = tmp_path / "corrections.jsonl"
+    record = worked_record()
+    record["quotes_added"] = [{"category": "3.3", "text": "line\u2028separator\u0085next"}]
+    append_line(log, record)
+    append_line(log, worked_record())
+    assert [r["quotes_added"] for r in read_records(log)][0] == record["quotes_added"]
+    assert len(read_records(log)) == 2
