@@ -23,6 +23,7 @@ from pipeline.codebook import load_codebook
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import ground
 from pipeline.record import Provenance
+from pipeline.review.selection import Selection
 from pipeline.review.serve import bind
 from pipeline.review.server import allowed_hosts, make_app, new_token
 from pipeline.review.session import make_session
@@ -122,7 +123,8 @@ def _decoded(raw: bytes):
 @contextmanager
 def served(project: dict, coder: str = "ana", blind: bool = False, queue=None):
     """The editor over `project`, on a free loopback port, until the block ends."""
-    inp = load_review(project["drafts"], project["ads"], project["gold"], BOOK)
+    selection = Selection(queue) if queue is not None else None
+    inp = load_review(project["drafts"], project["ads"], project["gold"], BOOK, None, selection)
     session = make_session(inp, BOOK, Workspace(project["gold"], BOOK, coder, blind), queue)
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]

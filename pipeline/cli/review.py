@@ -93,7 +93,8 @@ from pipeline.errors import InputError
     "queue_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="--serve: the ads to code, in order: ids one per line or a CSV with an ad_id column "
-    "(sample.csv). Default: every draft, lowest agreement first.",
+    "(sample.csv); only these are read, so a large corpus opens at once. Default: every "
+    "draft, lowest agreement first.",
 )
 @table_options
 @codebook_option
@@ -140,32 +141,40 @@ def command(
         --queue sample/sample.csv
     """
     from pipeline.codebook import load_codebook
+    from pipeline.review.selection import Selection
     from pipeline.review.site import build_site, load_review, write_site
     from pipeline.review.workspace import read_queue
 
-    book = load_codebook(codebook_path)
-    inp = load_review(out, ads, gold, book, table_fields(id_field, text_fields))
-    for problem in inp.problems:
-        warn(problem)
+    book, fields = load_codebook(codebook_path), table_fields(id_field, text_fields)
+    by_agreement = sort == "agreement"
     if serve:
-        _serve(inp, book, gold, ads, coder, blind, queue_path, host, port, not no_browser)
+        where = (host, port, not no_browser)
+        _serve(out, ads, gold, book, fields, by_agreement, queue_path, coder, blind, where)
         return
     ids = read_queue(ids_path) if ids_path else None
-    site = build_site(inp, book, sort == "agreement", ids=ids, limit=limit)
-    click.echo(write_site(site, html))
+    inp = load_review(out, ads, gold, book, fields, Selection(ids, limit, by_agreement))
+    for problem in inp.problems:
+        warn(problem)
+    click.echo(write_site(build_site(inp, book, by_agreement), html))
 
 
-def _serve(inp, book, gold, ads, coder, blind, queue_path, host, port, browser) -> None:
+def _serve(out, ads, gold, book, fields, by_agreement, queue_path, coder, blind, where) -> None:
+    from pipeline.review.selection import Selection
     from pipeline.review.serve import serve
     from pipeline.review.session import make_session
+    from pipeline.review.site import load_review
     from pipeline.review.workspace import Workspace, read_queue
 
     if gold is None or ads is None:
         raise InputError("--serve needs --gold (where saved codings go) and --ads (the ad texts)")
-    queue = read_queue(queue_path) if queue_path else None
+    queue = read_queue(queue_path) if queue_path else None  # only the queue's ads are read
+    inp = load_review(out, ads, gold, book, fields, Selection(queue, None, by_agreement))
+    for problem in inp.problems:
+        warn(problem)
     session = make_session(inp, book, Workspace(gold, book, coder, blind), queue)
     for problem in session.problems:
         warn(problem)
     if not session.queue:
         raise InputError(f"nothing to review: no ad of {inp.out} is in the queue")
+    host, port, browser = where
     serve(session, host, port, browser, lambda url: click.echo(url))

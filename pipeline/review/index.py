@@ -6,10 +6,10 @@ template draws as inline SVG. Pure functions, no disk, no HTML.
 from __future__ import annotations
 
 import re
-from collections import Counter
 
 from pipeline.codebook import Codebook
 from pipeline.record import Coding
+from pipeline.review.selection import Tally, tally_of
 
 
 def bar_chart(title: str, rows: list[tuple[str, str, list[int]]], series: list[str]) -> dict:
@@ -50,19 +50,16 @@ def bar_chart(title: str, rows: list[tuple[str, str, list[int]]], series: list[s
     }
 
 
-def charts(pages: list[dict], golds: dict[str, Coding], codings: list[Coding], book: Codebook):
-    """Profile distribution and entries per category, of the drafts (and of their gold)."""
+def charts(pages: list[dict], golds: dict[str, Coding], drafts: Tally, book: Codebook):
+    """Profile distribution and entries per category, of every draft (counted as they were
+    read) and of the gold codings of the pages."""
     gold = [golds[p["ad_id"]] for p in pages if p["ad_id"] in golds]
-    sides = [("drafts", codings)] + ([("gold", gold)] if gold else [])
+    sides = [("drafts", drafts)] + ([("gold", tally_of(gold))] if gold else [])
     names = [s for s, _ in sides]
-    profiles = [Counter(c.profile or "(none)" for c in cs) for _, cs in sides]
+    profiles = [t.profiles for _, t in sides]
     labels = book.profile_names + sorted({p for c in profiles for p in c} - set(book.profile_names))
     prof_rows = [(p, p, [c[p] for c in profiles]) for p in labels]
-    cats = [
-        Counter([q.category for c in cs for q in c.quotes])
-        + Counter([t.category for c in cs for t in c.tools])
-        for _, cs in sides
-    ]
+    cats = [t.categories for _, t in sides]
     cat_rows = [
         (f"{cid} {cat.name}", f"{cid} {cat.name}", [c[cid] for c in cats])
         for cid, cat in book.categories.items()

@@ -21,17 +21,19 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
+from pydantic import ValidationError
 
-from pipeline.ads import Ad, TableFields, read_ads
+from pipeline.ads import Ad, AdReader, TableFields
 from pipeline.codebook import Codebook
-from pipeline.codings.load import read_coded_leniently, read_markdown_text
+from pipeline.codings.load import read_markdown_text
 from pipeline.errors import InputError
 from pipeline.goldmd.parse import dropped_in_notes, parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
-from pipeline.record import Coding
+from pipeline.record import CodedAd, Coding
 from pipeline.resources import packaged
 from pipeline.review.index import charts, index_row, page_names, run_summary
 from pipeline.review.pages import Draft, ad_page
+from pipeline.review.selection import Selection, Tally, chosen_records, survey, tally_of
 from pipeline.store import atomic_write_text, read_records
 
 TEMPLATES = packaged("review/templates")
@@ -48,6 +50,7 @@ class ReviewInput:
     problems: list[str] = field(default_factory=list)
     ads_path: Path | None = None
     gold_path: Path | None = None
+    tally: Tally = field(default_factory=Tally)  # every draft of OUT, for the index's charts
 
 
 # ----------------------------------------------------------------------- reading
@@ -67,11 +70,19 @@ def _spans_fit(coding: Coding, text: str) -> bool:
     return True
 
 
-def drafts_from_jsonl(path: Path, texts: dict[str, str]) -> tuple[list[Draft], list[str]]:
-    """The records of codings.jsonl, re-grounded where the ad text is not the one coded."""
-    drafts = []
-    records, problems = read_coded_leniently(path)
-    for coding in records:
+def drafts_from_records(
+    records: list[dict], path: Path, texts: dict[str, str]
+) -> tuple[list[Draft], list[str]]:
+    """Records of codings.jsonl as drafts, re-grounded where the ad text is not the one coded;
+    a record that does not validate is skipped and listed."""
+    drafts, problems = [], []
+    for record in records:
+        try:
+            coding = CodedAd.model_validate(record)
+        except ValidationError as exc:
+            ad = record.get("ad_id")
+            problems.append(f"{path}: record of {ad!r}: {exc.errors()[0]['msg']}; skipped")
+            continue
         text = texts.get(coding.ad_id)
         if text is not None and not _spans_fit(coding, text):
             problems.append(f"{coding.ad_id}: the ad text is not the one coded; quotes re-grounded")
@@ -123,24 +134,52 @@ def _manifest(out: Path) -> tuple[dict | None, list[str]]:
     return (data, []) if isinstance(data, dict) else (None, [f"{path}: not a JSON object"])
 
 
+def _read_ads(ads_path: Path | None, fields: TableFields | None, ids: list[str] | None):
+    """The ads of `ids` (all when None) by id, and the problems met reading them."""
+    if ads_path is None:
+        return {}, []
+    keep = None if ids is None else set(ids).__contains__
+    reader = AdReader([ads_path], fields, keep)
+    ads = {ad.id: ad for ad in reader.read()}
+    return ads, reader.problems.all()
+
+
+def _drafts(out: Path, ads_path, fields, book: Codebook, selection: Selection):
+    """The chosen drafts, the ads they need, every draft's tally, and the problems."""
+    records_path = out / "codings.jsonl"
+    if records_path.exists():
+        found = survey(records_path)
+        chosen = selection.choose(found.entries)
+        ads, problems = _read_ads(ads_path, fields, chosen)
+        texts = {ad_id: ad.text for ad_id, ad in ads.items()}
+        records = chosen_records(records_path, found.offsets, chosen)
+        drafts, more = drafts_from_records(records, records_path, texts)
+        return drafts, ads, found.tally, problems + more
+    ads, problems = _read_ads(ads_path, fields, None)  # Markdown drafts: a few hundred files
+    texts = {ad_id: ad.text for ad_id, ad in ads.items()}
+    every, more = drafts_from_markdown(out, texts, book)
+    entries = [(d.coding.ad_id, d.coding.agreement) for d in every]
+    picked = set(selection.choose(entries))
+    drafts = [d for d in every if d.coding.ad_id in picked]
+    return drafts, ads, tally_of([d.coding for d in every]), problems + more
+
+
 def load_review(
     out: Path,
     ads_path: Path | None,
     gold_path: Path | None,
     book: Codebook,
     fields: TableFields | None = None,
+    selection: Selection | None = None,
 ) -> ReviewInput:
-    """Everything the site shows; problems that only cost a detail are listed, not raised."""
-    out = Path(out)
-    batch = read_ads([ads_path], fields) if ads_path else None
-    ads = {ad.id: ad for ad in batch.ads} if batch else {}
-    texts = {ad_id: ad.text for ad_id, ad in ads.items()}
-    if (out / "codings.jsonl").exists():
-        drafts, problems = drafts_from_jsonl(out / "codings.jsonl", texts)
-    else:
-        drafts, problems = drafts_from_markdown(out, texts, book)
+    """Everything the site shows; problems that only cost a detail are listed, not raised.
+    With a `selection`, only its drafts (and their ads and gold) are read and held."""
+    out, selection = Path(out), selection or Selection()
+    drafts, ads, tally, problems = _drafts(out, ads_path, fields, book, selection)
     failures = [f for f in read_records(out / "failures.jsonl") if isinstance(f.get("ad_id"), str)]
-    if not drafts and not failures:
+    if selection.ids is not None:
+        failures = [f for f in failures if f["ad_id"] in set(selection.ids)]
+    if not drafts and not failures and not tally.drafts:
         raise InputError("\n".join([*problems, f"{out}: no drafts (no codings.jsonl, no *.md)"]))
     ids = [d.coding.ad_id for d in drafts]
     golds, gold_problems = (
@@ -148,10 +187,10 @@ def load_review(
     )
     manifest, manifest_problems = _manifest(out)
     missing = [f"{i}: no ad text in {ads_path}" for i in ids if ads_path and i not in ads]
-    problems = (batch.problems if batch else []) + problems + gold_problems + manifest_problems
-    return ReviewInput(
-        out, drafts, failures, manifest, ads, golds, problems + missing, ads_path, gold_path
-    )
+    problems = problems + gold_problems + manifest_problems + missing
+    inp = ReviewInput(out, drafts, failures, manifest, ads, golds, problems, ads_path, gold_path)
+    inp.tally = tally
+    return inp
 
 
 # --------------------------------------------------------------------- rendering
@@ -222,27 +261,12 @@ def lowest_agreement_first(drafts: list[Draft]) -> list[Draft]:
     return sorted(drafts, key=key)
 
 
-def selected(drafts: list[Draft], ids: list[str] | None, limit: int | None) -> list[Draft]:
-    """The drafts that get a page: those of `ids` (in the drafts' order), the first `limit`."""
-    if ids is not None:
-        wanted = set(ids)
-        drafts = [d for d in drafts if d.coding.ad_id in wanted]
-    return drafts[:limit] if limit is not None else drafts
-
-
-def build_site(
-    inp: ReviewInput,
-    book: Codebook,
-    by_agreement: bool = False,
-    ids: list[str] | None = None,
-    limit: int | None = None,
-) -> dict[str, str]:
+def build_site(inp: ReviewInput, book: Codebook, by_agreement: bool = False) -> dict[str, str]:
     """File name -> HTML of the pages of the site; `by_agreement` orders the index and the
-    pages' previous/next links lowest agreement first; `ids` and `limit` choose the ads
-    that get a page and an index row (a corpus of many thousand ads: a sample of them)."""
+    pages' previous/next links lowest agreement first. The drafts are those `load_review`
+    chose (a corpus of many thousand ads: a sample of them); the charts count every draft."""
     env, assets = _environment(), _assets()
-    ordered = lowest_agreement_first(inp.drafts) if by_agreement else inp.drafts
-    drafts = selected(ordered, ids, limit)
+    drafts = lowest_agreement_first(inp.drafts) if by_agreement else inp.drafts
     names = page_names([d.coding.ad_id for d in drafts])
     pages = [
         ad_page(d, inp.ads.get(d.coding.ad_id), inp.golds.get(d.coding.ad_id), book) for d in drafts
@@ -262,11 +286,11 @@ def build_site(
     rows += [_failed_row(f, inp) for f in inp.failures if f["ad_id"] not in names]
     site["index.html"] = env.get_template("index.html.j2").render(
         rows=rows,
-        shown=None if len(drafts) == len(ordered) else (len(drafts), len(ordered)),
+        shown=None if len(drafts) >= inp.tally.drafts else (len(drafts), inp.tally.drafts),
         out=str(inp.out),
         summary=run_summary(inp.manifest),
         overview=_overview(pages),
-        charts=charts(pages, inp.golds, [d.coding for d in inp.drafts], book),
+        charts=charts(pages, inp.golds, inp.tally, book),
         problems=inp.problems,
         **assets,
     )
