@@ -262,11 +262,51 @@ def _editor(r: dict) -> list[Section]:
     ]
 
 
+def _scale(r: dict) -> list[Section]:
+    s = r.get("scale")
+    if not s:
+        return []
+    sizes = s["sizes"]
+    rows = []
+    for command, by_size in s["commands"].items():
+        ratio = s["ratios"][command]
+        cells = []
+        for n in sizes:
+            res = by_size.get(str(n))
+            cells.append(
+                "not run"
+                if res is None
+                else f"{_f(res['seconds'], 1)} s, {res['peak_mb']:,} MB"
+                + ("" if res["status"] == 0 else f" (exit {res['status']})")
+            )
+        per_ad = ", ".join(_f(v, 3) for v in ratio["ms_per_ad"])
+        growth = ", ".join(_f(v) for v in ratio["memory_growth"])
+        top = by_size.get(str(max(sizes)))
+        ok = (
+            None
+            if top is None
+            else top["peak_mb"] < 2048 and (ratio["memory_growth"] or [0])[-1] <= 1.25
+        )
+        rows.append([command, *cells, per_ad, growth, _goal(ok)])
+    head = [
+        "command",
+        *[f"{n:,} ads" for n in sizes],
+        "ms per ad",
+        "memory x per 10x ads",
+        "< 2 GB, <= 1.25x",
+    ]
+    return [("Scale: time and peak memory by corpus size", head, rows)]
+
+
 def sections(results: dict) -> list[Section]:
     skipped = [[part, reason] for part, reason in results.get("skipped", {}).items()]
-    return [_speed(results), *_tokens(results), *_embedded(results), *_editor(results)] + (
-        [("Skipped", ["part", "reason"], skipped)] if skipped else []
-    )
+    return [
+        _speed(results),
+        *_tokens(results),
+        *_embedded(results),
+        *_editor(results),
+        *_scale(results),
+    ] + ([("Skipped", ["part", "reason"], skipped)] if skipped else [])
 
 
 def print_tables(results: dict, console) -> None:

@@ -5,11 +5,12 @@
 
 Parts: concurrency, overhead (with start-up), eval, stats, embedded, tokens (with cost),
 coverage (the intervals' coverage, by simulation; needs no data), editor (opening a long ad
-in the editor of `review --serve`, beside its static page; needs Chromium). Each part's figures
-replace that part's in bench/results.json; the others are kept from the last run, so a
-disturbed part can be re-run alone. The tables are printed and rewritten in BENCHMARKS.md. A
-part whose data is missing is skipped with the reason. Nothing of the data is written into
-the repository: work files go to a temporary folder.
+in the editor of `review --serve`, beside its static page; needs Chromium), scale (code,
+stats, merge, export --table and eval at 10^4, 10^5 and 10^6 ads: time and peak memory).
+Each part's figures replace that part's in bench/results.json; the others are kept from the
+last run, so a disturbed part can be re-run alone. The tables are printed and rewritten in
+BENCHMARKS.md. A part whose data is missing is skipped with the reason. Nothing of the data
+is written into the repository: work files go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -26,7 +27,17 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PARTS = ("concurrency", "overhead", "eval", "stats", "embedded", "tokens", "coverage", "editor")
+PARTS = (
+    "concurrency",
+    "overhead",
+    "eval",
+    "stats",
+    "embedded",
+    "tokens",
+    "coverage",
+    "editor",
+    "scale",
+)
 PACKAGES = (
     "openai",
     "instructor",
@@ -142,6 +153,8 @@ def run_parts(parts: list[str], data: Path, args, work: Path, results: dict) -> 
             from bench import editor
 
             res = results["editor"] = editor.editor_speed()
+        elif part == "scale":
+            res = _scale(data, args, results)
         if part != "embedded":  # its figures are all under results["embedded"]
             results["details"][part] = res
         results["conditions"][part] = {
@@ -190,6 +203,23 @@ def _embedded(data: Path, args, work: Path, results: dict) -> dict | None:
     )
     results["embedded"] = res
     _cost(results)
+    return res
+
+
+def _scale(data: Path, args, results: dict) -> dict:
+    """The study's commands at 10^4 .. 10^6 ads; sizes and commands from the options, the
+    figures of other sizes and commands kept from the last run."""
+    from bench import scale
+
+    sizes = [int(s) for s in args.scale_sizes.split(",")]
+    res = scale.scale(data, sizes, args.scale_commands.split(","))
+    kept = results.get("scale") or {"commands": {}}
+    for command, by_size in res["commands"].items():
+        kept["commands"].setdefault(command, {}).update(by_size)
+    every = sorted({int(n) for by in kept["commands"].values() for n in by})
+    kept["sizes"] = every
+    kept["ratios"] = scale.ratios(kept["commands"], every)
+    results["scale"] = kept
     return res
 
 
@@ -253,6 +283,14 @@ def parse_args(argv):
         type=int,
         default=0,
         help="of those, also coded in full with prefix reuse defeated",
+    )
+    parser.add_argument(
+        "--scale-sizes", default="10000,100000,1000000", help="corpus sizes (scale)"
+    )
+    parser.add_argument(
+        "--scale-commands",
+        default="code,stats,merge,export,eval",
+        help="commands measured at each size (scale)",
     )
     parser.add_argument(
         "--corpora", type=int, default=20_000, help="simulated corpora per design (coverage)"
