@@ -96,11 +96,14 @@ def argv_of(command: str, n: int, work: Path, data: dict) -> list[str]:
     }[command]
 
 
-def prepare(n: int, work: Path, data: dict) -> None:
+def prepare(n: int, work: Path, data: dict, commands) -> None:
+    """The ads table at size n, and the coding sets the commands read (merge: two)."""
     size = work / str(n)
-    scale_data.replicate_run(data["run"], size / "run", n)
-    scale_data.replicate_run(data["run"], size / "run2", n)
     scale_data.replicate_ads(data["ads"], size / "ads.jsonl", n)
+    if set(commands) - {"code"}:
+        scale_data.replicate_run(data["run"], size / "run", n)
+    if "merge" in commands:
+        scale_data.replicate_run(data["run"], size / "run2", n)
 
 
 def scale(data_dir: Path, sizes=SIZES, commands=COMMANDS) -> dict:
@@ -119,7 +122,7 @@ def scale(data_dir: Path, sizes=SIZES, commands=COMMANDS) -> dict:
             env = os.environ | {"OPENAI_BASE_URL": url, "OPENAI_API_KEY": "sk-bench"}
             results: dict = {c: {} for c in commands}
             for n in sizes:
-                prepare(n, work, data)
+                prepare(n, work, data, commands)
                 for command in commands:
                     print(f"bench: scale {command} {n:,} ...", file=sys.stderr, flush=True)
                     res = scale_data.measure(argv_of(command, n, work, data), env=env)

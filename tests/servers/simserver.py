@@ -276,12 +276,16 @@ class SimServer(LoopbackServer):
         self._to_answer = hold_after  # chat completions still answered before holding; None: all
         self.held = 0  # requests being held now
         self._released = threading.Condition(self._lock)
+        # what came in (requests, headers, times), for a test to read; off in a server run
+        # in the foreground, which nobody can read and which must not grow with a corpus
+        self.record = True
 
     def next_fault(self, body: dict, headers: dict) -> str:
         with self._lock:
-            self.requests.append(body)
-            self.headers.append(headers)
-            self.times.append(time.monotonic())
+            if self.record:
+                self.requests.append(body)
+                self.headers.append(headers)
+                self.times.append(time.monotonic())
             message = ad_message_of(body)
             own = next((faults for key, faults in self.by_text.items() if key in message), None)
             if own is not None:
@@ -342,6 +346,7 @@ def main() -> None:
     """
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 8399
     sim = SimServer(latency=float(sys.argv[2]) if len(sys.argv) > 2 else 0.5, script=sys.argv[3:])
+    sim.record = False
     sim.httpd = SimServer.HTTP(("127.0.0.1", port), _Handler)
     sim.httpd.owner = sim
     print(f"simulated OpenAI-compatible server on {sim.url}", flush=True)
