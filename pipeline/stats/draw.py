@@ -10,21 +10,36 @@ import numpy as np
 from pipeline import __version__
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
-from pipeline.stats.inputs import group_values, load_sources, parse_by, read_ads_table
+from pipeline.stats.adstable import grouping, parse_by, read_ads_table
+from pipeline.stats.corpus import Corpus
+from pipeline.stats.inputs import load_sources
 from pipeline.stats.sample import Draw, codings_hash, confidence, srs, stratified
 from pipeline.stats.sample_files import write_sample
 
 
-def _strata(column: str, codings, ads: Path | None, id_field: str) -> list[str]:
+def _strata(column: str, codings, ads: Path | None, id_field: str, book: Codebook) -> list[str]:
     if column == "profile":  # the drafted profile, not a column of the ads table
         return [c.profile or "(none)" for c in codings]
     if ads is None:
         raise InputError(f"--design stratified:{column} needs --ads, the ads table it groups by")
     by = parse_by(column)
-    return group_values(read_ads_table(ads, id_field), [c.ad_id for c in codings], by)
+    corpus = Corpus(book)  # the codings in their order, and the table, for `grouping`
+    try:
+        corpus.stage_codings(Path("CODINGS"), codings)
+        corpus.commit(Path("CODINGS"))
+        table = read_ads_table(corpus.db, ads, id_field, [by.column])
+        groups = grouping(corpus.db, table, by, id_field)
+        rows = corpus.db.execute(
+            f"SELECT {groups.label} FROM coded {groups.join} ORDER BY coded.rid"
+        ).fetchall()
+    finally:
+        corpus.close()
+    return [r[0] for r in rows]
 
 
-def draw_of(design: str, codings, n: int, seed: int, ads: Path | None, id_field: str) -> Draw:
+def draw_of(
+    design: str, codings, n: int, seed: int, ads: Path | None, id_field: str, book: Codebook
+) -> Draw:
     ad_ids = [c.ad_id for c in codings]
     if n > len(ad_ids):
         raise InputError(f"--n {n}: the coding sets hold only {len(ad_ids)} ads")
@@ -33,7 +48,7 @@ def draw_of(design: str, codings, n: int, seed: int, ads: Path | None, id_field:
         return srs(ad_ids, n, rng)
     if design.startswith("stratified:") and design.partition(":")[2].strip():
         column = design.partition(":")[2].strip()
-        return stratified(ad_ids, _strata(column, codings, ads, id_field), n, rng)
+        return stratified(ad_ids, _strata(column, codings, ads, id_field, book), n, rng)
     if design == "confidence":
         return confidence(codings, n, rng)
     raise InputError(f"--design {design!r}: use srs, stratified:COLUMN or confidence")
@@ -51,8 +66,8 @@ def draw_sample(
 ) -> Path:
     """Draw and write the sample; the path of sample.json."""
     sources = load_sources(paths, book)
-    codings = sorted((c for s in sources for c in s.codings), key=lambda c: c.ad_id)
-    draw = draw_of(design, codings, n, seed, ads, id_field)
+    codings = sorted((c for s in sources for c in s.codings or []), key=lambda c: c.ad_id)
+    draw = draw_of(design, codings, n, seed, ads, id_field, book)
     meta = {
         "tool": "autocode",
         "version": __version__,

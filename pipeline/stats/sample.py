@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,12 +37,25 @@ class Draw:
     strata: dict[str, str]  # every ad's stratum ("" without strata)
 
 
+def record_json(coding: Coding) -> str:
+    """A coding's record as `codings_hash` writes it."""
+    return json.dumps(coding.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+
+
+def hash_of(records: Iterable[str]) -> str:
+    """The SHA-256 of records (`record_json`) in id order, written as one JSON list: what
+    `codings_hash` computes, for records streamed in order rather than held."""
+    digest = hashlib.sha256(b"[")
+    for i, record in enumerate(records):
+        digest.update((", " + record if i else record).encode("utf-8"))
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
 def codings_hash(codings: Sequence[Coding]) -> str:
     """The SHA-256 of a coding set's records in id order: the estimates check that the sample
     belongs to the codings they are given."""
-    records = sorted((c.model_dump(mode="json") for c in codings), key=lambda r: r["ad_id"])
-    blob = json.dumps(records, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hash_of(record_json(c) for c in sorted(codings, key=lambda c: c.ad_id))
 
 
 def srs(ad_ids: Sequence[str], n: int, rng: np.random.Generator) -> Draw:
