@@ -151,20 +151,49 @@ def read_line(handle: BinaryIO, offset: int, length: int, part: int = 0) -> str:
     return handle.read(length).decode("utf-8").splitlines()[part]
 
 
-def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
-    """Coding records, one JSON object a line; a bad line is an error naming file and line."""
+def read_jsonl(
+    path: Path, book: Codebook, keep: Callable[[Coding], bool] | None = None
+) -> tuple[list[Coding], list[str]]:
+    """The records of a codings.jsonl that `keep` wants (all without it; the others are
+    read and checked, not held) and every ad id in file order; a bad line, or an ad twice,
+    is an error naming file and line."""
     codings: list[Coding] = []
-    seen: dict[str, int] = {}
+    ids: list[str] = []
+    seen: set[str] = set()
     for lineno, offset, _, coding in iter_jsonl(path, book):
         if coding.ad_id in seen:
-            first = seen[coding.ad_id]
+            first = _first_line(path, book, coding.ad_id)
             again = InputError(
                 f"{path}:{lineno}: ad {coding.ad_id!r} again (first on line {first})"
             )
             raise decode_error_after(path, offset) or again
-        seen[coding.ad_id] = lineno
-        codings.append(coding)
-    return codings
+        seen.add(coding.ad_id)
+        ids.append(coding.ad_id)
+        if keep is None or keep(coding):
+            codings.append(coding)
+    return codings, ids
+
+
+def _first_line(path: Path, book: Codebook, ad_id: str) -> int:
+    """The line of an ad's first record: only read again for the message (a set of ids is
+    half the memory of ids with their lines, for a million records)."""
+    return next(lineno for lineno, _, _, c in iter_jsonl(path, book) if c.ad_id == ad_id)
+
+
+def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
+    """Coding records, one JSON object a line; a bad line is an error naming file and line."""
+    return read_jsonl(path, book)[0]
+
+
+def records_file(path: Path, prefer_records: bool = False) -> Path | None:
+    """The codings.jsonl `load_codings` reads for `path`, or None where it reads Markdown."""
+    path = Path(path)
+    if path.is_dir():
+        records = path / RECORDS
+        if records.is_file() and (prefer_records or not any(path.glob("*.md"))):
+            return records
+        return None
+    return None if path.suffix.lower() == ".md" else path
 
 
 def load_codings(
@@ -176,14 +205,12 @@ def load_codings(
     `warn` gets each Markdown line that could not be placed (the file is read all the same).
     """
     path = Path(path)
+    records = records_file(path, prefer_records)
+    if records is not None:
+        return load_jsonl(records, book)
     if path.is_dir():
-        records = path / RECORDS
-        if records.is_file() and (prefer_records or not any(path.glob("*.md"))):
-            return load_jsonl(records, book)
         return load_markdown_dir(path, book, warn)
-    if path.suffix.lower() == ".md":
-        return [read_markdown(path, book, warn)]
-    return load_jsonl(path, book)
+    return [read_markdown(path, book, warn)]
 
 
 def coding_set_name(path: Path) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.codebook import Codebook
-from pipeline.codings.load import RECORDS, iter_jsonl, load_codings
+from pipeline.codings.load import RECORDS, iter_jsonl, load_codings, records_file
 from pipeline.errors import InputError
 from pipeline.record import Coding
 from pipeline.stats.adstable import AdsTable, By, parse_by, read_ads_table
@@ -61,13 +61,6 @@ def _manifest(folder: Path) -> dict | None:
     return data
 
 
-def _records(path: Path) -> Path | None:
-    """The codings.jsonl `load_codings(path, prefer_records=True)` would read, if any."""
-    if path.is_dir():
-        return path / RECORDS if (path / RECORDS).is_file() else None
-    return None if path.suffix.lower() == ".md" else path
-
-
 def _failed(folder: Path, not_coded) -> list[str]:
     """The ads of the run's failures.jsonl that are not coded (`not_coded`: for each id)."""
     ids = [f.get("ad_id") for f in read_records(folder / "failures.jsonl")]
@@ -111,7 +104,7 @@ def _add_source(corpus: Corpus, path: Path, book: Codebook) -> CodingSource:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    records, codings = _records(path), None
+    records, codings = records_file(path, prefer_records=True), None
     if records is not None:
         corpus.stage_records(records)
     else:
