@@ -80,9 +80,8 @@ def command(
 
     from pipeline.codebook import load_codebook
     from pipeline.evaluation.evaluate import load_and_evaluate
-    from pipeline.evaluation.render import markdown_report, print_report, write_json
+    from pipeline.evaluation.render import print_report, write_json, write_markdown
     from pipeline.evaluation.scores import gate_failures
-    from pipeline.store import atomic_write_text
 
     book = load_codebook(codebook_path)
     fields = table_fields(id_field, text_fields)
@@ -91,7 +90,7 @@ def command(
     if json_path:
         write_json(report, json_path)
     if markdown_path:
-        atomic_write_text(markdown_path, markdown_report(report))
+        write_markdown(report, markdown_path)
     print_report(report, Console())
     failures = gate_failures(report, min_kappa) if min_kappa is not None else []
     for failure in failures:
