@@ -22,13 +22,11 @@ import duckdb
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from pipeline.codebook import Codebook
+from pipeline.codings.index import connect
 from pipeline.codings.load import iter_jsonl
 from pipeline.errors import InputError
 from pipeline.record import Coding
 
-# DuckDB spills to its temporary folder beyond this, so a million ads fit the memory of a
-# hundred thousand; the tables the statistics come from are a few thousand rows.
-MEMORY_LIMIT = "128MB"
 BATCH = 10_000  # records per Arrow batch where Python reads the codings
 GLOB = set("*?[{")  # DuckDB would expand these in a path: such a file is read by Python
 
@@ -39,6 +37,9 @@ RAW_COLUMNS = {
     "quotes": "STRUCT(category VARCHAR, text VARCHAR)[]",
     "tools": "STRUCT(category VARCHAR, name VARCHAR)[]",
     "provenance": "STRUCT(model VARCHAR, merged_from VARCHAR[])",
+    "n_codings": "INTEGER",
+    "agreement": "DOUBLE",
+    "profile_support": "INTEGER",
 }
 RAW_SCHEMA = pa.schema(
     [
@@ -47,6 +48,9 @@ RAW_SCHEMA = pa.schema(
         ("quotes", pa.list_(pa.struct([("category", pa.string()), ("text", pa.string())]))),
         ("tools", pa.list_(pa.struct([("category", pa.string()), ("name", pa.string())]))),
         ("provenance", pa.struct([("model", pa.string()), ("merged_from", pa.list_(pa.string()))])),
+        ("n_codings", pa.int32()),
+        ("agreement", pa.float64()),
+        ("profile_support", pa.int32()),
     ]
 )
 
@@ -68,6 +72,9 @@ def raw_row(coding: Coding) -> dict:
         "quotes": [{"category": q.category, "text": q.text} for q in coding.quotes],
         "tools": [{"category": t.category, "name": t.name} for t in coding.tools],
         "provenance": {"model": coding.drafted_by, "merged_from": None},
+        "n_codings": coding.n_codings,
+        "agreement": coding.agreement,
+        "profile_support": coding.profile_support,
     }
 
 
@@ -102,14 +109,12 @@ class Corpus:
         self.book = book
         self.categories = list(book.categories)
         self._tmp = tempfile.TemporaryDirectory(prefix="autocode-stats-")
-        folder = Path(self._tmp.name)
-        self.db = duckdb.connect(str(folder / "corpus.duckdb"))
-        self.db.execute(f"SET memory_limit = {literal(MEMORY_LIMIT)}")
-        self.db.execute(f"SET temp_directory = {literal(str(folder / 'spill'))}")
+        self.db = connect(Path(self._tmp.name))  # memory bounded, spilling to disk
         entries = ", ".join(f"e{i} INTEGER" for i in range(len(self.categories)))
         self.db.execute(
             "CREATE TABLE coded (rid BIGINT, src INTEGER, ad_id VARCHAR, profile VARCHAR, "
-            f"model VARCHAR, {entries})"
+            f"model VARCHAR, n_codings INTEGER, agreement DOUBLE, profile_support INTEGER, "
+            f"{entries})"
         )
         self.db.execute(
             "CREATE TABLE tool_entries (rid BIGINT, pos BIGINT, name VARCHAR, category VARCHAR)"
@@ -157,8 +162,8 @@ class Corpus:
         )
         model = "CASE WHEN provenance.merged_from IS NULL THEN provenance.model END"
         return (
-            f"SELECT ad_id, profile, {model} AS model, {counts}, "
-            f"coalesce(tools, []) AS tools, {bad} AS bad FROM {source}"
+            f"SELECT ad_id, profile, {model} AS model, n_codings, agreement, profile_support, "
+            f"{counts}, coalesce(tools, []) AS tools, {bad} AS bad FROM {source}"
         )
 
     def _stage_fast(self, path: Path) -> bool:
@@ -232,7 +237,7 @@ class Corpus:
         offset = self.size
         self.db.execute(
             f"INSERT INTO coded SELECT {offset} + rowid, {src}, ad_id, profile, model, "
-            f"{entries} FROM stage"
+            f"n_codings, agreement, profile_support, {entries} FROM stage"
         )
         self.db.execute(
             f"INSERT INTO tool_entries SELECT {offset} + rid, pos, t.name, t.category FROM "
@@ -249,24 +254,30 @@ class Corpus:
         return int(rows[0][0]) if rows else 0
 
     def sorted_records(self, records: Iterable[tuple[str, str]]) -> Iterator[str]:
-        """The texts of (ad id, text) pairs in id order (the order Python sorts strings in):
-        DuckDB sorts them on disk where they do not fit in memory."""
-        self.db.execute("CREATE OR REPLACE TABLE records (ad_id VARCHAR, record VARCHAR)")
-        batch: list[tuple[str, str]] = []
-        for pair in records:
-            batch.append(pair)
-            if len(batch) == BATCH:
-                self._insert_records(batch)
-                batch = []
-        self._insert_records(batch)
-        cursor = self.db.execute("SELECT record FROM records ORDER BY ad_id")
-        while rows := cursor.fetchmany(BATCH):
-            yield from (row[0] for row in rows)
+        """The texts of (ad id, text) pairs in id order (the order Python sorts strings in).
+        The texts go to a file as they come; DuckDB sorts only where each one is (sorting
+        the texts themselves would need them in memory), and they are read back in order."""
+        self.db.execute("CREATE OR REPLACE TABLE records (ad_id VARCHAR, byte BIGINT, size BIGINT)")
+        with open(Path(self._tmp.name) / "records.txt", "w+b") as texts:
+            batch: list[tuple[str, int, int]] = []
+            for ad_id, text in records:
+                data = text.encode("utf-8")
+                batch.append((ad_id, texts.tell(), len(data)))
+                texts.write(data)
+                if len(batch) == BATCH:
+                    self._insert_records(batch)
+                    batch = []
+            self._insert_records(batch)
+            cursor = self.db.execute("SELECT byte, size FROM records ORDER BY ad_id")
+            while rows := cursor.fetchmany(BATCH):
+                for at, size in rows:
+                    texts.seek(at)
+                    yield texts.read(size).decode("utf-8")
         self.db.execute("DROP TABLE records")
 
-    def _insert_records(self, batch: list[tuple[str, str]]) -> None:
-        ids, texts = [a for a, _ in batch], [t for _, t in batch]
-        self.db.register("records_arrow", pa.table({"ad_id": ids, "record": texts}))
+    def _insert_records(self, batch: list[tuple[str, int, int]]) -> None:
+        columns = {k: [row[i] for row in batch] for i, k in enumerate(("ad_id", "byte", "size"))}
+        self.db.register("records_arrow", pa.table(columns))
         self.db.execute("INSERT INTO records SELECT * FROM records_arrow")
         self.db.unregister("records_arrow")
 

@@ -67,40 +67,9 @@ def _failed(folder: Path, not_coded) -> list[str]:
     return [str(a) for a, out in zip(ids, not_coded(ids), strict=True) if a is not None and out]
 
 
-def load_source(path: Path, book: Codebook) -> CodingSource:
-    """A coding set, held in memory; an OUT folder's codings.jsonl is preferred (it has the
-    provenance). `autocode sample` reads its codings so."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file or folder")
-    codings = load_codings(path, book, prefer_records=True)
-    folder = _run_folder(path)
-    if folder is None:
-        return CodingSource(path, codings, ads=len(codings))
-    coded = {c.ad_id for c in codings}
-    failed = _failed(folder, lambda ids: [a not in coded for a in ids])
-    return CodingSource(path, codings, _manifest(folder), failed, ads=len(codings))
-
-
-def load_sources(paths: list[Path], book: Codebook) -> list[CodingSource]:
-    """Every coding set, held; an ad coded in two of them is an error (it would count twice)."""
-    sources: list[CodingSource] = []
-    seen: dict[str, Path] = {}
-    for path in paths:
-        source = load_source(path, book)
-        for coding in source.codings or []:
-            if coding.ad_id in seen:
-                raise InputError(f"{path}: ad {coding.ad_id!r} is also in {seen[coding.ad_id]}")
-            seen[coding.ad_id] = path
-        sources.append(source)
-    if not seen:
-        raise InputError(f"{', '.join(map(str, paths))}: no coded ads")
-    return sources
-
-
 def _add_source(corpus: Corpus, path: Path, book: Codebook) -> CodingSource:
-    """A coding set into the corpus, checked as `load_source` checks it, in the same order:
-    its records, its run's failures and manifest, then the ads it shares with earlier sets."""
+    """A coding set into the corpus, checked in the order it always was: its records, its
+    run's failures and manifest, then the ads it shares with earlier sets."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
@@ -154,14 +123,14 @@ def corpus_of(sources: Sequence[CodingSource], book: Codebook) -> Corpus:
     return corpus
 
 
-def _record_dumps(sources: Sequence[CodingSource], book: Codebook) -> Iterator[tuple[str, str]]:
+def source_codings(sources: Sequence[CodingSource], book: Codebook) -> Iterator[Coding]:
+    """Every coding of the sources, one at a time: held, or read again (and checked) from
+    their records."""
     for source in sources:
         if source.records is None:
-            codings: Iterator[Coding] = iter(source.codings or [])
+            yield from source.codings or []
         else:
-            codings = (coding for _, _, _, coding in iter_jsonl(source.records, book))
-        for coding in codings:
-            yield coding.ad_id, record_json(coding)
+            yield from (coding for _, _, _, coding in iter_jsonl(source.records, book))
 
 
 # ------------------------------------------------------------------ eval report
@@ -285,7 +254,8 @@ class Inference:
         if self.gold is None or self.sample is None:
             return {}
         sample = read_sample(self.sample)
-        drafted = hash_of(corpus.sorted_records(_record_dumps(sources, book)))
+        records = ((c.ad_id, record_json(c)) for c in source_codings(sources, book))
+        drafted = hash_of(corpus.sorted_records(records))
         if sample.codings_sha256 != drafted:
             raise InputError(
                 f"{self.sample}: drawn from other codings than CODINGS (their hash differs); "

@@ -103,14 +103,20 @@ def stratified(
 def uncertainty(coding: Coding) -> float:
     """How unsure the model is of an ad: its samples' disagreement on the entries and on
     the profile (0 when every sample agreed)."""
-    n = coding.n_codings
+    return uncertainty_of(coding.ad_id, coding.n_codings, coding.agreement, coding.profile_support)
+
+
+def uncertainty_of(
+    ad_id: str, n: int | None, agreement: float | None, profile_support: int | None
+) -> float:
+    """`uncertainty` of a consensus record's n_codings, agreement and profile_support."""
     if not n or n < 2:
         raise InputError(
-            f"{coding.ad_id}: --design confidence needs a coding set made with --samples K "
+            f"{ad_id}: --design confidence needs a coding set made with --samples K "
             "(K of 2 or more): its support says where the model is unsure"
         )
-    entries = 1 - (coding.agreement if coding.agreement is not None else 1.0)
-    profile = 1 - (coding.profile_support or n) / n
+    entries = 1 - (agreement if agreement is not None else 1.0)
+    profile = 1 - (profile_support or n) / n
     return entries + profile
 
 
@@ -144,8 +150,14 @@ def systematic(pi: np.ndarray, rng: np.random.Generator) -> list[int]:
 
 
 def confidence(codings: Sequence[Coding], n: int, rng: np.random.Generator) -> Draw:
-    ad_ids = [c.ad_id for c in codings]
-    pi = confidence_probabilities([uncertainty(c) for c in codings], n)
+    return confidence_of([c.ad_id for c in codings], [uncertainty(c) for c in codings], n, rng)
+
+
+def confidence_of(
+    ad_ids: Sequence[str], scores: Sequence[float], n: int, rng: np.random.Generator
+) -> Draw:
+    """The confidence design over ads with these uncertainty scores."""
+    pi = confidence_probabilities(scores, n)
     chosen = systematic(pi, rng)
     return Draw(
         [ad_ids[i] for i in chosen],
