@@ -262,8 +262,9 @@ def _run_with(tmp_path: Path, line: str, after: int = 1) -> Path:
         ('{"ad_id": "b", "quotes": [{"category": "1.A.1", "text": ""}]}', ":4: quotes.0.text"),
         ('{"ad_id": "b"', "codings.jsonl:4: (record): Invalid JSON"),
         ('{"quotes": []}', "codings.jsonl:4: ad_id: Field required"),
+        ('{"ad_id": 7}', "codings.jsonl:4: ad_id: Input should be a valid string"),
     ],
-    ids=["repeated", "category", "profile", "empty-text", "bad-json", "no-id"],
+    ids=["repeated", "category", "profile", "empty-text", "bad-json", "no-id", "number-id"],
 )
 def test_a_bad_record_is_named_with_its_line(tmp_path, codebook, line, message):
     run = _run_with(tmp_path, line)

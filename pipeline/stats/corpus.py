@@ -32,7 +32,7 @@ GLOB = set("*?[{")  # DuckDB would expand these in a path: such a file is read b
 
 # What stats reads of a record, as DuckDB reads it from a JSON line and as Arrow gives it.
 RAW_COLUMNS = {
-    "ad_id": "VARCHAR",
+    "ad_id": "JSON",  # a string, checked: DuckDB would make a number one
     "profile": "VARCHAR",
     "quotes": "STRUCT(category VARCHAR, text VARCHAR)[]",
     "tools": "STRUCT(category VARCHAR, name VARCHAR)[]",
@@ -131,9 +131,10 @@ class Corpus:
 
     # -------------------------------------------------------------- adding coding sets
 
-    def _stage_select(self, source: str) -> str:
-        """The stage's row of each record of `source`: entries per category, tools, and
-        `bad` where a check fails (only DuckDB's own reading needs it)."""
+    def _stage_select(self, source: str, ad_id: str = "ad_id") -> str:
+        """The stage's row of each record of `source` (`ad_id`: the expression of its id):
+        entries per category, tools, and `bad` where a check fails (only DuckDB's own
+        reading needs it)."""
         book = self.book
         quotes, tools = book.ids_of_kind("quotes"), book.ids_of_kind("tools")
         cats = (
@@ -163,7 +164,8 @@ class Corpus:
         model = "CASE WHEN provenance.merged_from IS NULL THEN provenance.model END"
         return (
             f"SELECT ad_id, profile, {model} AS model, n_codings, agreement, profile_support, "
-            f"{counts}, coalesce(tools, []) AS tools, {bad} AS bad FROM {source}"
+            f"{counts}, coalesce(tools, []) AS tools, {bad} AS bad "
+            f"FROM (SELECT * REPLACE ({ad_id} AS ad_id) FROM {source})"
         )
 
     def _stage_fast(self, path: Path) -> bool:
@@ -175,8 +177,9 @@ class Corpus:
             f"read_json({literal(str(path))}, format = 'newline_delimited', records = true, "
             f"columns = {columns}}})"
         )
+        ad_id = "CASE WHEN json_type(ad_id) = 'VARCHAR' THEN ad_id->>'$' END"
         try:
-            self.db.execute(f"CREATE OR REPLACE TABLE stage AS {self._stage_select(source)}")
+            self.db.execute(f"CREATE OR REPLACE TABLE stage AS {self._stage_select(source, ad_id)}")
         except duckdb.Error:
             return False
         bad, repeated = self.db.execute(
