@@ -87,11 +87,11 @@ def command(
     from rich.console import Console
 
     from pipeline.codebook import load_codebook
-    from pipeline.evaluation.edits import edit_report, edits_markdown
+    from pipeline.evaluation.edits import edit_report
     from pipeline.evaluation.evaluate import load_and_evaluate
-    from pipeline.evaluation.render import markdown_report, print_report, write_json
+    from pipeline.evaluation.render import print_report, write_json, write_markdown
     from pipeline.evaluation.scores import gate_failures
-    from pipeline.store import atomic_write_text, read_records
+    from pipeline.store import read_records
 
     book = load_codebook(codebook_path)
     fields = table_fields(id_field, text_fields)
@@ -103,8 +103,7 @@ def command(
     if json_path:
         write_json(report, json_path)
     if markdown_path:
-        edits = edits_markdown(report["edits"]) if "edits" in report else ""
-        atomic_write_text(markdown_path, markdown_report(report) + edits)
+        write_markdown(report, markdown_path)
     print_report(report, Console())
     if "edits" in report:
         print_edits(report["edits"], Console())

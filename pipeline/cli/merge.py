@@ -59,18 +59,31 @@ def command(
     """
     from pipeline.codebook import load_codebook
     from pipeline.coding.inputs import read_ad_texts
-    from pipeline.codings.merge import load_sets, manifest, merge_sets, write_merge
+    from pipeline.codings.merge import (
+        distinct_names,
+        index_sets,
+        manifest,
+        merge_index,
+        write_manifest,
+        write_merge,
+    )
 
     if len(codings) < 2:
         raise InputError("merge needs at least two sets of codings")
     book = load_codebook(codebook_path)
     if min_support is not None and min_support > len(codings):
         raise InputError(f"--min-support {min_support}: only {len(codings)} coding sets given")
-    sets = load_sets(codings, book)
-    texts = read_ad_texts(ads, table_fields(id_field, text_fields), warn) if ads else None
-    merged = merge_sets(sets, book, min_support, texts)
-    label = "consensus of " + ", ".join(cset.name for cset in sets)
-    write_merge(out, merged, book, label, manifest(sets, codings, merged, book, min_support))
+    index = index_sets(codings, book)
+    try:
+        names = distinct_names(codings)
+        texts = read_ad_texts(ads, table_fields(id_field, text_fields), warn) if ads else None
+        merged = merge_index(index, names, book, min_support, texts)
+        label = "consensus of " + ", ".join(names)
+        counts = write_merge(out, merged, book, label, len(codings))
+    finally:
+        index.close()
+    inputs = [(n, p, s.ads) for n, p, s in zip(names, codings, index.sets, strict=True)]
+    write_manifest(out, manifest(inputs, counts, book, min_support))
     click.echo(
-        f"autocode: merged {len(merged)} ads from {len(sets)} coding sets into {out}", err=True
+        f"autocode: merged {counts['ads']} ads from {len(names)} coding sets into {out}", err=True
     )

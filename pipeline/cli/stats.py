@@ -120,7 +120,11 @@ def command(
         top,
         Inference(gold, sample_path, finite_population, cluster),
     )
-    report = build_report(inp)
+    try:
+        report = build_report(inp)
+    finally:
+        if inp.corpus is not None:
+            inp.corpus.close()
     for warning in report.provenance["warnings"]:
         warn(warning)
     click.echo(write_outputs(report, book, out))

@@ -4,9 +4,10 @@ one .md file. Eval, review, accept and every command that reads codings use this
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import ValidationError
 
@@ -85,25 +86,114 @@ def _jsonl_record(line: str, where: str, book: Codebook) -> Coding:
     return coding
 
 
+def _decode_error(path: Path, offset: int, exc: UnicodeDecodeError) -> InputError:
+    """The message decoding the whole file would give: positions count from its start."""
+    start, end = offset + exc.start, offset + exc.end
+    if exc.end - exc.start == 1:
+        byte = exc.object[exc.start]
+        detail = f"can't decode byte 0x{byte:02x} in position {start}: {exc.reason}"
+    else:
+        detail = f"can't decode bytes in position {start}-{end - 1}: {exc.reason}"
+    return InputError(f"{path}: cannot read: 'utf-8' codec {detail}")
+
+
+def _lines(path: Path, handle: BinaryIO, start: int = 0) -> Iterator[tuple[int, int, str]]:
+    """(offset, length, text) of every line from byte `start`, cut where str.splitlines cuts
+    the decoded file (a line break inside a b"\n" line shares its offset and length)."""
+    offset = start
+    for raw in handle:
+        try:
+            text = raw.decode("utf-8")  # with its b"\n", as decoding the whole file sees it
+        except UnicodeDecodeError as exc:
+            raise _decode_error(path, offset, exc) from None
+        for part in text.splitlines():
+            yield offset, len(raw), part
+        offset += len(raw)
+
+
+def decode_error_after(path: Path, offset: int) -> InputError | None:
+    """The error reading the file as text from byte `offset` on, if any. Reading the whole
+    file first, as `load_jsonl` did, reported it before any bad line: a reader that streams
+    checks the rest of the file before it reports a line."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        try:
+            for _ in _lines(path, handle, offset):
+                pass
+        except InputError as exc:
+            return exc
+    return None
+
+
+def iter_jsonl(path: Path, book: Codebook) -> Iterator[tuple[int, int, int, Coding]]:
+    """(line number, byte offset, byte length, coding) of each record of a codings.jsonl,
+    one line at a time; a bad line is an error naming file and line, as in `load_jsonl`.
+    Ad ids are not checked for repeats: that is the reader's job (it may not hold them)."""
+    try:
+        handle = open(path, "rb")  # closed below, when the reader is done
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
+    with handle:
+        for lineno, (offset, length, line) in enumerate(_lines(path, handle), start=1):
+            if not line.strip():
+                continue
+            try:
+                coding = _jsonl_record(line, f"{path}:{lineno}", book)
+            except InputError as exc:
+                raise decode_error_after(path, offset) or exc from None
+            yield lineno, offset, length, coding
+
+
+def read_line(handle: BinaryIO, offset: int, length: int, part: int = 0) -> str:
+    """The text of a line `iter_jsonl` found at (offset, length): the `part`-th piece where
+    a rare line break (\r, \u2028...) cut one b"\n" line into several."""
+    handle.seek(offset)
+    return handle.read(length).decode("utf-8").splitlines()[part]
+
+
+def read_jsonl(
+    path: Path, book: Codebook, keep: Callable[[Coding], bool] | None = None
+) -> tuple[list[Coding], list[str]]:
+    """The records of a codings.jsonl that `keep` wants (all without it; the others are
+    read and checked, not held) and every ad id in file order; a bad line, or an ad twice,
+    is an error naming file and line."""
+    codings: list[Coding] = []
+    ids: list[str] = []
+    seen: set[str] = set()
+    for lineno, offset, _, coding in iter_jsonl(path, book):
+        if coding.ad_id in seen:
+            first = _first_line(path, book, coding.ad_id)
+            again = InputError(
+                f"{path}:{lineno}: ad {coding.ad_id!r} again (first on line {first})"
+            )
+            raise decode_error_after(path, offset) or again
+        seen.add(coding.ad_id)
+        ids.append(coding.ad_id)
+        if keep is None or keep(coding):
+            codings.append(coding)
+    return codings, ids
+
+
+def _first_line(path: Path, book: Codebook, ad_id: str) -> int:
+    """The line of an ad's first record: only read again for the message (a set of ids is
+    half the memory of ids with their lines, for a million records)."""
+    return next(lineno for lineno, _, _, c in iter_jsonl(path, book) if c.ad_id == ad_id)
+
+
 def load_jsonl(path: Path, book: Codebook) -> list[Coding]:
     """Coding records, one JSON object a line; a bad line is an error naming file and line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read: {exc}") from None
-    codings: list[Coding] = []
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        coding = _jsonl_record(line, where, book)
-        if coding.ad_id in seen:
-            first = seen[coding.ad_id]
-            raise InputError(f"{where}: ad {coding.ad_id!r} again (first on line {first})")
-        seen[coding.ad_id] = lineno
-        codings.append(coding)
-    return codings
+    return read_jsonl(path, book)[0]
+
+
+def records_file(path: Path, prefer_records: bool = False) -> Path | None:
+    """The codings.jsonl `load_codings` reads for `path`, or None where it reads Markdown."""
+    path = Path(path)
+    if path.is_dir():
+        records = path / RECORDS
+        if records.is_file() and (prefer_records or not any(path.glob("*.md"))):
+            return records
+        return None
+    return None if path.suffix.lower() == ".md" else path
 
 
 def load_codings(
@@ -115,14 +205,12 @@ def load_codings(
     `warn` gets each Markdown line that could not be placed (the file is read all the same).
     """
     path = Path(path)
+    records = records_file(path, prefer_records)
+    if records is not None:
+        return load_jsonl(records, book)
     if path.is_dir():
-        records = path / RECORDS
-        if records.is_file() and (prefer_records or not any(path.glob("*.md"))):
-            return load_jsonl(records, book)
         return load_markdown_dir(path, book, warn)
-    if path.suffix.lower() == ".md":
-        return [read_markdown(path, book, warn)]
-    return load_jsonl(path, book)
+    return [read_markdown(path, book, warn)]
 
 
 def coding_set_name(path: Path) -> str:

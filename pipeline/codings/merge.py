@@ -4,25 +4,28 @@ folders of .md codings), e.g. three models' drafts, or two human coders and the 
 Each ad is merged from the sets that coded it (`n_codings` counts those), by
 `pipeline.codings.consensus`. OUT gets a draft per ad, codings.jsonl and a manifest naming the
 inputs; `autocode review OUT` and `autocode eval --pred OUT/codings.jsonl` read it as they
-read the output of `autocode code`.
+read the output of `autocode code`. The sets are indexed on disk (`index.RecordIndex`) and
+merged one ad at a time, so memory does not grow with the number of ads.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipeline import __version__
 from pipeline.codebook import Codebook
 from pipeline.codings.consensus import consensus
-from pipeline.codings.load import CodingSet, coding_set_name, load_codings
+from pipeline.codings.index import RecordIndex
+from pipeline.codings.load import CodingSet, coding_set_name, load_codings, records_file
+from pipeline.codings.stream import atomic_stream
 from pipeline.errors import InputError
 from pipeline.goldmd.render import consensus_notes, render
 from pipeline.grounding import ground
 from pipeline.record import Coding, MergeProvenance
-from pipeline.store import atomic_write_text, write_records
+from pipeline.store import atomic_write_text
 
 
 def distinct_names(paths: Sequence[Path]) -> list[str]:
@@ -48,6 +51,38 @@ def load_sets(paths: Sequence[Path], book: Codebook) -> list[CodingSet]:
     return sets
 
 
+def index_sets(paths: Sequence[Path], book: Codebook) -> RecordIndex:
+    """Every coding set indexed on disk, records preferred (they carry spans), each checked
+    as `load_sets` checks it (an id twice is an error); Markdown sets are held."""
+    index = RecordIndex()
+    try:
+        for path in paths:
+            records = records_file(path, prefer_records=True)
+            if records is not None:
+                index.add_records(path, records, book)
+            else:
+                index.add_held(path, load_codings(path, book, prefer_records=True))
+    except BaseException:
+        index.close()
+        raise
+    return index
+
+
+def _merged_ad(
+    ad_id: str,
+    codings: Sequence[tuple[str, Coding]],
+    book: Codebook,
+    min_support: int | None,
+    texts: Mapping[str, str],
+) -> Coding:
+    """One ad's consensus of the (set name, coding) of each set that coded it."""
+    coding = consensus([c for _, c in codings], book, min_support, texts.get(ad_id))
+    coding.provenance = MergeProvenance(
+        merged_from=[name for name, _ in codings], min_support=min_support
+    )
+    return ground(coding, texts[ad_id]) if ad_id in texts else coding
+
+
 def merge_sets(
     sets: Sequence[CodingSet],
     book: Codebook,
@@ -55,54 +90,64 @@ def merge_sets(
     ad_texts: Mapping[str, str] | None = None,
 ) -> list[Coding]:
     """The consensus of every ad any set coded, in id order; grounded where its text is known."""
-    texts = ad_texts or {}
     by_ad: dict[str, list[tuple[str, Coding]]] = {}
     for cset in sets:
         for coding in cset.codings:
             by_ad.setdefault(coding.ad_id, []).append((cset.name, coding))
-    merged = []
-    for ad_id in sorted(by_ad):
-        names = [name for name, _ in by_ad[ad_id]]
-        coding = consensus([c for _, c in by_ad[ad_id]], book, min_support, texts.get(ad_id))
-        coding.provenance = MergeProvenance(merged_from=names, min_support=min_support)
-        merged.append(ground(coding, texts[ad_id]) if ad_id in texts else coding)
-    return merged
+    texts = ad_texts or {}
+    return [_merged_ad(a, by_ad[a], book, min_support, texts) for a in sorted(by_ad)]
+
+
+def merge_index(
+    index: RecordIndex,
+    names: Sequence[str],
+    book: Codebook,
+    min_support: int | None = None,
+    ad_texts: Mapping[str, str] | None = None,
+) -> Iterator[Coding]:
+    """`merge_sets` of indexed sets (`names`: each set's name), one ad at a time."""
+    texts = ad_texts or {}
+    for ad_id, codings in index.by_ad(book):
+        named = [(names[src], coding) for src, coding in codings]
+        yield _merged_ad(ad_id, named, book, min_support, texts)
 
 
 def manifest(
-    sets: Sequence[CodingSet],
-    paths: Sequence[Path],
-    merged: Sequence[Coding],
+    inputs: Sequence[tuple[str, Path, int]],
+    counts: dict,
     book: Codebook,
     min_support: int | None,
 ) -> dict:
-    entries = [len(c.quotes) + len(c.tools) for c in merged]
+    """The run's record: each input (name, path, ads), the counts `write_merge` returns."""
     return {
         "tool": "autocode",
         "command": "merge",
         "version": __version__,
-        "inputs": [
-            {"name": cset.name, "path": str(path), "ads": len(cset.codings)}
-            for cset, path in zip(sets, paths, strict=True)
-        ],
+        "inputs": [{"name": name, "path": str(path), "ads": ads} for name, path, ads in inputs],
         "min_support": min_support if min_support is not None else "strict majority",
         "codebook": {"name": book.name, "version": book.version, "sha256": book.sha256},
-        "counts": {
-            "ads": len(merged),
-            "entries_kept": sum(entries),
-            "ads_coded_by_every_set": sum(1 for c in merged if c.n_codings == len(sets)),
-        },
+        "counts": counts,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
 
 
 def write_merge(
-    out: Path, merged: Sequence[Coding], book: Codebook, label: str, info: dict
-) -> None:
-    """Drafts, codings.jsonl and manifest.json in `out`, each written atomically."""
+    out: Path, merged: Iterable[Coding], book: Codebook, label: str, n_sets: int
+) -> dict:
+    """A draft per ad and codings.jsonl in `out` (each written atomically), one ad at a
+    time; the manifest's counts."""
     out.mkdir(parents=True, exist_ok=True)
-    for coding in merged:
-        draft = render(coding, book, draft_model=label, review_notes=consensus_notes(coding))
-        atomic_write_text(out / f"{coding.ad_id}.md", draft)
-    write_records(out / "codings.jsonl", [c.model_dump(mode="json") for c in merged])
+    counts = {"ads": 0, "entries_kept": 0, "ads_coded_by_every_set": 0}
+    with atomic_stream(out / "codings.jsonl") as records:
+        for coding in merged:
+            draft = render(coding, book, draft_model=label, review_notes=consensus_notes(coding))
+            atomic_write_text(out / f"{coding.ad_id}.md", draft)
+            records.write(json.dumps(coding.model_dump(mode="json"), ensure_ascii=False) + "\n")
+            counts["ads"] += 1
+            counts["entries_kept"] += len(coding.quotes) + len(coding.tools)
+            counts["ads_coded_by_every_set"] += coding.n_codings == n_sets
+    return counts
+
+
+def write_manifest(out: Path, info: dict) -> None:
     atomic_write_text(out / "manifest.json", json.dumps(info, indent=2, ensure_ascii=False) + "\n")

@@ -7,8 +7,14 @@ sections, so the two never disagree.
 from __future__ import annotations
 
 import json
-import re
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import overload
+
+from pipeline.evaluation.edits import edits_markdown
+from pipeline.evaluation.tables import Section, markdown_tables, print_tables
+
+__all__ = ["markdown_tables", "print_tables"]  # drawn here for `eval`, and for `agree`
 
 
 def fmt(value) -> str:
@@ -85,10 +91,38 @@ def _by_support(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     return [(title, ["support", "TP", "FP", "precision"], rows)]
 
 
-def _ads_and_profile(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+class Unpaired(Sequence[list[str]]):
+    """The rows (ad, side) of the unpaired ads, made as they are read: a million predicted
+    ads without gold would otherwise be a million lists before a line is printed."""
+
+    def __init__(self, gold_only: Sequence[str], pred_only: Sequence[str]):
+        self.gold_only, self.pred_only = gold_only, pred_only
+
+    def __len__(self) -> int:
+        return len(self.gold_only) + len(self.pred_only)
+
+    @overload
+    def __getitem__(self, i: int) -> list[str]: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[list[str]]: ...
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if i < len(self.gold_only):
+            return [self.gold_only[i], "gold only"]
+        return [self.pred_only[i - len(self.gold_only)], "predicted only"]
+
+    def __iter__(self) -> Iterator[list[str]]:
+        yield from ([i, "gold only"] for i in self.gold_only)
+        yield from ([i, "predicted only"] for i in self.pred_only)
+
+
+def _ads_and_profile(r: dict) -> list[Section]:
     ads = r["ads"]
-    unpaired = [[i, "gold only"] for i in ads["gold_only"]]
-    unpaired += [[i, "predicted only"] for i in ads["pred_only"]]
+    unpaired = Unpaired(ads["gold_only"], ads["pred_only"])
     profiles = [a["profile"] for a in r["per_ad"]]
     no_gold = sum(p["gold"] is None for p in profiles)
     no_pred = sum(p["gold"] is not None and p["pred"] is None for p in profiles)
@@ -103,7 +137,9 @@ def _ads_and_profile(r: dict) -> list[tuple[str, list[str], list[list[str]]]]:
         [f"{n}. {conf['labels'][i]}", *(str(conf["matrix"][i][j]) for j in used)]
         for n, i in enumerate(used, start=1)
     ]
-    sections = [("Unpaired ads (not scored)", ["ad", "side"], unpaired)] if unpaired else []
+    sections: list[Section] = []
+    if unpaired:
+        sections.append(("Unpaired ads (not scored)", ["ad", "side"], unpaired))
     sections.append(
         (
             "Profile",
@@ -177,7 +213,7 @@ def _per_ad_summary(r: dict) -> tuple[str, list[str], list[list[str]]]:
     return "Per ad (partial matching; the quotes are in --markdown and --json)", head, rows
 
 
-def sections(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
+def sections(report: dict) -> list[Section]:
     """(title, header, rows) of every table, headline first."""
     return [
         _headline(report),
@@ -189,56 +225,9 @@ def sections(report: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
-def _is_number(cell: str) -> bool:
-    """Right-aligned: numbers, `a / b` counts and values with their interval."""
-    number = r"-?[\d.]+( / \d+)*( \[-?[\d.]+, -?[\d.]+\])?"
-    return cell in ("", "undefined") or re.fullmatch(number, cell) is not None
-
-
-PLAIN_ROWS = 100  # a rich Table costs ~0.8 ms a row: 1 s for the per-ad table of 1,272 ads
-
-
-def _plain_table(title: str, head: list[str], rows: list[list[str]]):
-    """A long table as aligned plain text: the same cells, drawn in milliseconds."""
-    from rich.text import Text
-
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(len(head))]
-    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(head))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if num else c.ljust(w)
-            for c, w, num in zip(cells, widths, numeric, strict=True)
-        ).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return Text("\n".join([title, line(head), rule, *map(line, rows)]))
-
-
 def print_report(report: dict, console) -> None:
     """The eval report's tables on the terminal."""
     print_tables(sections(report), console)
-
-
-def print_tables(tables: list[tuple[str, list[str], list[list[str]]]], console) -> None:
-    """Rich tables on the terminal (aligned plain text past PLAIN_ROWS rows)."""
-    from rich.table import Table
-
-    for title, head, rows in tables:
-        if len(rows) > PLAIN_ROWS:
-            console.print(_plain_table(title, head, rows), soft_wrap=True)
-            continue
-        table = Table(title=title, title_justify="left")
-        for i, name in enumerate(head):
-            numeric = all(_is_number(row[i]) for row in rows)
-            table.add_column(name, justify="right" if numeric else "left", no_wrap=i == 0)
-        for row in rows:
-            table.add_row(*row)
-        console.print(table)
-
-
-def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|")
 
 
 def _md_ad_detail(ad: dict) -> list[str]:
@@ -255,35 +244,37 @@ def _md_ad_detail(ad: dict) -> list[str]:
     return lines
 
 
-def markdown_tables(tables: list[tuple[str, list[str], list[list[str]]]]) -> list[str]:
-    """Each (title, header, rows) as a `##` section with a Markdown table."""
-    lines = []
-    for title, head, rows in tables:
-        lines += [
-            f"## {title}",
-            "",
-            "| " + " | ".join(_md_cell(h) for h in head) + " |",
-            "|" + "---|" * len(head),
-        ]
-        lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-        lines.append("")
-    return lines
+def markdown_lines(report: dict) -> Iterator[str]:
+    """The lines of `markdown_report`, made one at a time."""
+    yield from ("# Agreement report", "")
+    yield from markdown_tables(sections(report))
+    yield from calibration_markdown(report["calibration"])
+    yield from ("## Disagreements per ad (partial matching)", "")
+    for ad in report["per_ad"]:
+        yield from _md_ad_detail(ad)
+    if "edits" in report:  # from the editor's corrections log (evaluation.edits)
+        yield edits_markdown(report["edits"])
 
 
 def markdown_report(report: dict) -> str:
     """The same tables as Markdown, then every ad's missed and spurious quotes."""
-    lines = ["# Agreement report", "", *markdown_tables(sections(report))]
-    lines += calibration_markdown(report["calibration"])
-    lines += ["## Disagreements per ad (partial matching)", ""]
-    for ad in report["per_ad"]:
-        lines += _md_ad_detail(ad)
-    return "\n".join(lines)
+    return "\n".join(markdown_lines(report))
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    """`markdown_report` into `path` (atomically), written a line at a time."""
+    from pipeline.codings.stream import write_joined
+
+    write_joined(Path(path), markdown_lines(report))
 
 
 def write_json(report: dict, path: Path) -> None:
-    from pipeline.store import atomic_write_text
+    """The report as indented JSON (atomically), encoded and written a piece at a time."""
+    from pipeline.codings.stream import atomic_stream
 
-    atomic_write_text(Path(path), json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    with atomic_stream(Path(path)) as handle:
+        json.dump(report, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
 
 
 def _num(value) -> str:

@@ -47,8 +47,11 @@ class Pairing:
     pred_only: list[str]
 
 
-def pair_codings(gold: Sequence[Coding], pred: Sequence[Coding]) -> Pairing:
-    """Pair by ad_id, sorted by id; a duplicate id on one side is an error."""
+def pair_codings(
+    gold: Sequence[Coding], pred: Sequence[Coding], pred_ids: Sequence[str] | None = None
+) -> Pairing:
+    """Pair by ad_id, sorted by id; a duplicate id on one side is an error. `pred_ids`, where
+    given, are the ids of every predicted ad (`pred` may then hold only those with gold)."""
     sides = []
     for name, codings in (("gold", gold), ("pred", pred)):
         by_id = {c.ad_id: c for c in codings}
@@ -60,7 +63,7 @@ def pair_codings(gold: Sequence[Coding], pred: Sequence[Coding]) -> Pairing:
     return Pairing(
         paired=[(g[i], p[i]) for i in sorted(g.keys() & p.keys())],
         gold_only=sorted(g.keys() - p.keys()),
-        pred_only=sorted(p.keys() - g.keys()),
+        pred_only=sorted((p.keys() if pred_ids is None else set(pred_ids)) - g.keys()),
     )
 
 

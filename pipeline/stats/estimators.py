@@ -59,7 +59,8 @@ def rank_biserial(differences: Sequence[float]) -> float | None:
 
     +1 when every non-zero difference is positive, -1 when every one is negative.
     """
-    d = np.asarray([x for x in differences if x != 0], dtype=float)
+    d = np.asarray(differences, dtype=float)
+    d = d[d != 0]
     if d.size == 0:
         return None
     ranks = sps.rankdata(np.abs(d))
@@ -69,20 +70,61 @@ def rank_biserial(differences: Sequence[float]) -> float | None:
 
 def paired_comparison(a: Sequence[float], b: Sequence[float]) -> PairedComparison:
     """Wilcoxon signed-rank test (two-sided, zero differences dropped) of a against b."""
-    diff = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    nonzero = diff[diff != 0]
+    return _compared(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+
+
+def paired_differences(values: np.ndarray, counts: np.ndarray) -> PairedComparison:
+    """`paired_comparison` of pairs whose differences a - b are these integers, each `counts`
+    times. Both statistics depend on the differences only, not on their order (scipy ranks
+    them sorted), so they are those of the ads one by one; the rank-biserial correlation is
+    counted exactly (its rank sums are halves, exact in floating point too)."""
+    values, counts = np.asarray(values, dtype=np.int64), np.asarray(counts, dtype=np.int64)
+    keep = values != 0
+    nonzero = np.repeat(values[keep].astype(float), counts[keep])
+    return PairedComparison(
+        n=int(counts.sum()),
+        a_greater=int(counts[values > 0].sum()),
+        b_greater=int(counts[values < 0].sum()),
+        ties=int(counts[~keep].sum()),
+        **_wilcoxon(nonzero),
+        rank_biserial=_rank_biserial_counted(values[keep], counts[keep]),
+    )
+
+
+def _wilcoxon(nonzero: np.ndarray) -> dict:
     statistic = p_value = None
     if nonzero.size:
         result = sps.wilcoxon(nonzero, zero_method="wilcox", alternative="two-sided")
         statistic, p_value = _none_if_nan(result.statistic), _none_if_nan(result.pvalue)
+    return {"statistic": statistic, "p_value": p_value}
+
+
+def _rank_biserial_counted(values: np.ndarray, counts: np.ndarray) -> float | None:
+    """`rank_biserial` of non-zero differences given as values and counts, in integers:
+    twice each rank sum (average ranks of |d| are halves)."""
+    if not counts.sum():
+        return None
+    twice = {1: 0, -1: 0}  # 2 x (sum of the ranks of the positive, the negative differences)
+    below = 0  # differences of a smaller |d|
+    for size in sorted(set(np.abs(values).tolist())):
+        same = np.abs(values) == size
+        tied = int(counts[same].sum())
+        average_twice = 2 * below + tied + 1  # 2 x the mean of ranks below+1 .. below+tied
+        for sign in (1, -1):
+            twice[sign] += average_twice * int(counts[same & (np.sign(values) == sign)].sum())
+        below += tied
+    return float((twice[1] - twice[-1]) / (twice[1] + twice[-1]))
+
+
+def _compared(diff: np.ndarray) -> PairedComparison:
+    nonzero = diff[diff != 0]
     return PairedComparison(
         n=int(diff.size),
         a_greater=int((diff > 0).sum()),
         b_greater=int((diff < 0).sum()),
         ties=int((diff == 0).sum()),
-        statistic=statistic,
-        p_value=p_value,
-        rank_biserial=rank_biserial(diff.tolist()),
+        **_wilcoxon(nonzero),
+        rank_biserial=rank_biserial(nonzero),
     )
 
 
@@ -149,8 +191,13 @@ def cooccurrence(present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     every ad or in none (its variance is 0).
     """
     x = np.asarray(present, dtype=float)
-    both = x.T @ x
-    n = x.shape[0]
+    return phi_matrix(x.T @ x, x.shape[0])
+
+
+def phi_matrix(both: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """`cooccurrence` from the counts of ads coding both items of each pair (the diagonal:
+    each item) among `n` ads."""
+    both = np.asarray(both, dtype=float)
     count = np.diag(both)
     cov = both * n - np.outer(count, count)
     var = count * (n - count)

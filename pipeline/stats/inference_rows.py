@@ -5,7 +5,7 @@ their Wald test across groups (`differences`, `group_tests`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -21,7 +21,7 @@ from pipeline.stats.inference import (
     ppi_mean,
     wald_equal,
 )
-from pipeline.stats.tables import Presence, Row, with_adjusted_p
+from pipeline.stats.tables import Row, with_adjusted_p
 
 MIN_POSITIVES = 5  # fewer human positives: the PPI++ row takes the classical interval
 
@@ -33,28 +33,78 @@ class Validation:
     sampled: np.ndarray  # bool per ad of the corpus: drawn and coded by hand
     pi: np.ndarray  # inclusion probability per ad
     equal: bool  # every ad had the same probability (srs, proportional strata)
-    gold: dict[str, np.ndarray]  # per target: the human value per ad (NaN where not sampled)
-    model: dict[str, np.ndarray]  # per target: the model's value per ad
+    gold: Mapping[str, np.ndarray]  # per target: the human value per ad (NaN: not sampled)
+    model: Mapping[str, np.ndarray]  # per target: the model's value per ad
     finite: bool = False
     clusters: np.ndarray | None = None
 
 
-def targets(pres: Presence, book: Codebook) -> dict[str, np.ndarray]:
-    """Per target, a 0/1 value per ad of `pres`: each category's presence, each part and
-    group (any of its categories), each profile."""
-    coded = pres.coded.astype(float)
-    out = {cid: coded[:, i] for i, cid in enumerate(pres.categories)}
+def _target_columns(book: Codebook) -> dict[str, list[str] | str]:
+    """Per target, the categories it is the presence of any of, or (a str) its profile."""
+    out: dict[str, list[str] | str] = {cid: [cid] for cid in book.categories}
     for part in book.parts:
         ids = [c.id for c in part.categories] + [c.id for g in part.groups for c in g.categories]
-        out[f"part:{part.id}"] = coded[:, pres.columns(ids)].max(axis=1)
+        out[f"part:{part.id}"] = ids
     for part in book.parts:
         for group in part.groups:
-            ids = [c.id for c in group.categories]
-            out[f"group:{group.title}"] = coded[:, pres.columns(ids)].max(axis=1)
-    profiles = np.asarray([p or "" for p in pres.profiles], dtype=object)
+            out[f"group:{group.title}"] = [c.id for c in group.categories]
     for name in book.profile_names:
-        out[f"profile:{name}"] = (profiles == name).astype(float)
+        out[f"profile:{name}"] = name
     return out
+
+
+class Targets(Mapping[str, np.ndarray]):
+    """Per target (a category's presence, a part, a group of the codebook, a profile), a 0/1
+    value per ad, made when asked from the ads' presence (ads x categories, 0/1, codebook
+    order) and profiles ('' for none); the last one asked is kept, as every table asks
+    target by target. A million ads by 35 targets at once would be 280 MB."""
+
+    def __init__(self, coded: np.ndarray, profiles: np.ndarray, book: Codebook):
+        self.coded, self.profiles = coded, profiles
+        self.index = {c: i for i, c in enumerate(book.categories)}
+        self.columns = _target_columns(book)
+        self._last: tuple[str, np.ndarray] | None = None
+
+    def __getitem__(self, target: str) -> np.ndarray:
+        if self._last is None or self._last[0] != target:
+            self._last = (target, self._made(target))
+        return self._last[1]
+
+    def _made(self, target: str) -> np.ndarray:
+        spec = self.columns[target]
+        if isinstance(spec, str):
+            return (self.profiles == spec).astype(float)
+        if len(spec) == 1 and target == spec[0]:
+            return self.coded[:, self.index[target]].astype(float)
+        return self.coded[:, [self.index[c] for c in spec]].astype(float).max(axis=1)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+
+class Spread(Mapping[str, np.ndarray]):
+    """Targets of some ads (`of`) set in a column over the corpus: NaN where `where` is
+    False (the human values of the sampled ads, in corpus order)."""
+
+    def __init__(self, of: Targets, where: np.ndarray):
+        self.of, self.where = of, where
+        self._last: tuple[str, np.ndarray] | None = None
+
+    def __getitem__(self, target: str) -> np.ndarray:
+        if self._last is None or self._last[0] != target:
+            column = np.full(len(self.where), np.nan)
+            column[self.where] = self.of[target]
+            self._last = (target, column)
+        return self._last[1]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.of)
+
+    def __len__(self) -> int:
+        return len(self.of)
 
 
 def _clip(value: float) -> float:
@@ -180,8 +230,3 @@ def group_test_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
             }
         )
     return with_adjusted_p(rows)
-
-
-def group_masks(values: Sequence[str]) -> dict[str, np.ndarray]:
-    labels = np.asarray(values, dtype=object)
-    return {level: labels == level for level in sorted(set(values))}

@@ -1,43 +1,44 @@
-"""The inputs of `autocode stats`: coding sets with their run's manifest and failures, the
-ads table whose columns `--by` groups by, and an `autocode eval --json` report.
+"""The inputs of `autocode stats`: coding sets with their run's manifest and failures (into
+the DuckDB corpus, `corpus`), the ads table whose columns `--by` groups by (`adstable`), and
+an `autocode eval --json` report.
 
 Every problem is an InputError naming the file (and line or field).
 """
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
-from pipeline.ads import decode, read_ads
 from pipeline.codebook import Codebook
-from pipeline.codings.load import RECORDS, load_codings
+from pipeline.codings.load import RECORDS, iter_jsonl, load_codings, records_file
 from pipeline.errors import InputError
 from pipeline.record import Coding
+from pipeline.stats.adstable import AdsTable, By, parse_by, read_ads_table
+from pipeline.stats.corpus import Corpus
 from pipeline.stats.estimators import Validation
-from pipeline.stats.sample import codings_hash
+from pipeline.stats.sample import hash_of, record_json
 from pipeline.stats.sample_files import Sample, read_sample
 from pipeline.store import read_records
-
-MISSING = "(missing)"
-PERIODS = {"month": 7, "year": 4}  # characters of an ISO date kept by `--by COLUMN:PERIOD`
-
 
 # ------------------------------------------------------------------ coding sets
 
 
 @dataclass
 class CodingSource:
-    """One CODINGS argument: its codings and, for a run's OUT folder, the run's record."""
+    """One CODINGS argument: its codings (held: Markdown codings, or codings given; else
+    `records`, the codings.jsonl the corpus reads) and, for a run's OUT folder, the run's
+    record. `ads` and `models` (those its records name) are filled in by the corpus."""
 
     path: Path
-    codings: list[Coding]
+    codings: list[Coding] | None = None
     manifest: dict | None = None
     failed: list[str] = field(default_factory=list)  # in failures.jsonl, not coded
+    records: Path | None = None
+    ads: int = 0
+    models: list[str] = field(default_factory=list)
 
 
 def _run_folder(path: Path) -> Path | None:
@@ -60,151 +61,76 @@ def _manifest(folder: Path) -> dict | None:
     return data
 
 
-def load_source(path: Path, book: Codebook) -> CodingSource:
-    """A coding set; an OUT folder's codings.jsonl is preferred (it has the provenance)."""
+def _failed(folder: Path, not_coded) -> list[str]:
+    """The ads of the run's failures.jsonl that are not coded (`not_coded`: for each id)."""
+    ids = [f.get("ad_id") for f in read_records(folder / "failures.jsonl")]
+    return [str(a) for a, out in zip(ids, not_coded(ids), strict=True) if a is not None and out]
+
+
+def _add_source(corpus: Corpus, path: Path, book: Codebook) -> CodingSource:
+    """A coding set into the corpus, checked in the order it always was: its records, its
+    run's failures and manifest, then the ads it shares with earlier sets."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    codings = load_codings(path, book, prefer_records=True)
+    records, codings = records_file(path, prefer_records=True), None
+    if records is not None:
+        corpus.stage_records(records)
+    else:
+        codings = load_codings(path, book, prefer_records=True)
+        corpus.stage_codings(path, codings)
     folder = _run_folder(path)
-    if folder is None:
-        return CodingSource(path, codings)
-    coded = {c.ad_id for c in codings}
-    failures = read_records(folder / "failures.jsonl")
-    failed = [str(f["ad_id"]) for f in failures if f.get("ad_id") not in (None, *coded)]
-    return CodingSource(path, codings, _manifest(folder), failed)
+    source = CodingSource(path, codings, records=records)
+    if folder is not None:
+        source.failed = _failed(folder, corpus.staged_without)
+        source.manifest = _manifest(folder)
+    _commit(corpus, source)
+    return source
 
 
-def load_sources(paths: list[Path], book: Codebook) -> list[CodingSource]:
-    """Every coding set; an ad coded in two of them is an error (it would count twice)."""
-    sources: list[CodingSource] = []
-    seen: dict[str, Path] = {}
-    for path in paths:
-        source = load_source(path, book)
-        for coding in source.codings:
-            if coding.ad_id in seen:
-                raise InputError(f"{path}: ad {coding.ad_id!r} is also in {seen[coding.ad_id]}")
-            seen[coding.ad_id] = path
-        sources.append(source)
-    if not seen:
-        raise InputError(f"{', '.join(map(str, paths))}: no coded ads")
-    return sources
+def _commit(corpus: Corpus, source: CodingSource) -> None:
+    src = corpus.commit(source.path)
+    source.ads, source.models = corpus.ads_of(src), corpus.models_of(src)
 
 
-# ------------------------------------------------------------------ ads table
-
-
-@dataclass
-class AdsTable:
-    """Rows of the ads table by ad id, and the line each came from."""
-
-    path: Path
-    columns: list[str]
-    rows: dict[str, dict]
-    lines: dict[str, int]
-
-
-def _table_rows(path: Path) -> list[tuple[int, dict]]:
+def open_corpus(paths: Sequence[Path], book: Codebook) -> tuple[Corpus, list[CodingSource]]:
+    """Every coding set into a new corpus (closed again on an error); an ad coded in two of
+    them is an error (it would count twice)."""
+    corpus = Corpus(book)
     try:
-        text, _ = decode(path.read_bytes(), str(path))
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the ads table: {exc}") from None
-    if path.suffix.lower() == ".csv":
-        return list(enumerate(csv.DictReader(text.splitlines()), start=2))
-    rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{lineno}: not valid JSON ({exc.msg})") from None
-        if not isinstance(row, dict):
-            raise InputError(f"{path}:{lineno}: not a JSON object")
-        rows.append((lineno, row))
-    return rows
+        sources = [_add_source(corpus, path, book) for path in paths]
+        if corpus.size == 0:
+            raise InputError(f"{', '.join(map(str, paths))}: no coded ads")
+    except BaseException:
+        corpus.close()
+        raise
+    return corpus, sources
 
 
-def _ads_folder(path: Path) -> AdsTable:
-    batch = read_ads([path])
-    rows = {
-        ad.id: {"id": ad.id, "title": ad.title, "organisation": ad.organisation} for ad in batch.ads
-    }
-    return AdsTable(path, ["id", "title", "organisation"], rows, {})
-
-
-def read_ads_table(path: Path, id_field: str = "id") -> AdsTable:
-    """The ads table (.jsonl or .csv, one ad a row); a folder of ad files has no columns
-    but its ids, titles and organisations."""
-    path = Path(path)
-    if path.is_dir():
-        return _ads_folder(path)
-    if path.suffix.lower() not in (".jsonl", ".csv"):
-        raise InputError(f"{path}: the ads table is a .jsonl or .csv file (or a folder of ads)")
-    columns: dict[str, None] = {}
-    rows: dict[str, dict] = {}
-    lines: dict[str, int] = {}
-    for lineno, row in _table_rows(path):
-        ad_id = row.get(id_field)
-        if ad_id in (None, ""):
-            raise InputError(f"{path}:{lineno}: no {id_field!r}")
-        ad_id = str(ad_id)
-        if ad_id in rows:
-            raise InputError(f"{path}:{lineno}: ad {ad_id!r} again (first on line {lines[ad_id]})")
-        columns.update(dict.fromkeys(row))
-        rows[ad_id], lines[ad_id] = row, lineno
-    return AdsTable(path, list(columns), rows, lines)
-
-
-# ------------------------------------------------------------------ --by
-
-
-@dataclass(frozen=True)
-class By:
-    """`--by COLUMN` or `--by COLUMN:PERIOD` (a date column grouped by month or year)."""
-
-    column: str
-    period: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"{self.column}_{self.period}" if self.period else self.column
-
-
-def parse_by(spec: str) -> By:
-    column, _, period = spec.partition(":")
-    if not column.strip():
-        raise InputError(f"--by {spec!r}: no column name")
-    if period and period not in PERIODS:
-        raise InputError(f"--by {spec!r}: unknown period {period!r} (use {', '.join(PERIODS)})")
-    return By(column.strip(), period or None)
-
-
-def group_values(table: AdsTable, ad_ids: list[str], by: By) -> list[str]:
-    """The group of every ad (MISSING where the ad or its value is absent)."""
-    if by.column not in table.columns:
-        raise InputError(
-            f"{table.path}: no column {by.column!r} for --by (columns: {', '.join(table.columns)})"
-        )
-    return [_group(table, ad_id, by) for ad_id in ad_ids]
-
-
-def _group(table: AdsTable, ad_id: str, by: By) -> str:
-    row = table.rows.get(ad_id)
-    value = None if row is None else row.get(by.column)
-    if value is None or not str(value).strip():
-        return MISSING
-    value = str(value).strip()
-    if by.period is None:
-        return value
+def corpus_of(sources: Sequence[CodingSource], book: Codebook) -> Corpus:
+    """A corpus of coding sets given in memory (their codings held)."""
+    corpus = Corpus(book)
     try:
-        date.fromisoformat(value[:10])
-    except ValueError:
-        raise InputError(
-            f"{table.path}:{table.lines.get(ad_id, '?')}: {by.column} {value!r} "
-            f"is not a date (YYYY-MM-DD) for --by {by.column}:{by.period}"
-        ) from None
-    return value[: PERIODS[by.period]]
+        for source in sources:
+            if source.records is not None:
+                corpus.stage_records(source.records)
+            else:
+                corpus.stage_codings(source.path, source.codings or [])
+            _commit(corpus, source)
+    except BaseException:
+        corpus.close()
+        raise
+    return corpus
+
+
+def source_codings(sources: Sequence[CodingSource], book: Codebook) -> Iterator[Coding]:
+    """Every coding of the sources, one at a time: held, or read again (and checked) from
+    their records."""
+    for source in sources:
+        if source.records is None:
+            yield from source.codings or []
+        else:
+            yield from (coding for _, _, _, coding in iter_jsonl(source.records, book))
 
 
 # ------------------------------------------------------------------ eval report
@@ -269,6 +195,8 @@ class StatsInput:
     sample: Sample | None = None
     finite_population: bool = False
     cluster: str | None = None  # an ads-table column whose values are clusters
+    corpus: Corpus | None = None  # the sources (and ads table) in DuckDB; None: made of them
+    id_field: str = "id"
 
 
 def load_stats_input(
@@ -282,25 +210,33 @@ def load_stats_input(
     top: int = 20,
     inference: Inference | None = None,
 ) -> StatsInput:
-    """Every input of `autocode stats`, read and checked before any table is built."""
+    """Every input of `autocode stats`, read and checked before any table is built; the
+    caller closes `corpus` when done."""
     specs = list(dict.fromkeys(parse_by(spec) for spec in by))
     if specs and ads is None:
         raise InputError(f"--by {by[0]} needs --ads, the ads table whose columns it groups by")
-    sources = load_sources(codings, book)
-    inference = inference or Inference()
-    if inference.cluster and ads is None:
-        raise InputError(f"--cluster {inference.cluster} needs --ads, the table of its column")
-    return StatsInput(
-        sources=sources,
-        book=book,
-        codebook_path=codebook_path,
-        ads_table=read_ads_table(ads, id_field) if ads else None,
-        by=specs,
-        validation=read_validation(validated, book) if validated else None,
-        validated_path=str(validated) if validated else None,
-        top=top,
-        **inference.load(sources, book),
-    )
+    corpus, sources = open_corpus(codings, book)
+    try:
+        inference = inference or Inference()
+        if inference.cluster and ads is None:
+            raise InputError(f"--cluster {inference.cluster} needs --ads, the table of its column")
+        read = [b.column for b in specs] + ([inference.cluster] if inference.cluster else [])
+        return StatsInput(
+            sources=sources,
+            book=book,
+            codebook_path=codebook_path,
+            ads_table=read_ads_table(corpus.db, ads, id_field, read) if ads else None,
+            by=specs,
+            validation=read_validation(validated, book) if validated else None,
+            validated_path=str(validated) if validated else None,
+            top=top,
+            **inference.load(corpus, sources, book),
+            corpus=corpus,
+            id_field=id_field,
+        )
+    except BaseException:
+        corpus.close()
+        raise
 
 
 @dataclass
@@ -312,13 +248,14 @@ class Inference:
     finite_population: bool = False
     cluster: str | None = None
 
-    def load(self, sources: list[CodingSource], book: Codebook) -> dict:
+    def load(self, corpus: Corpus, sources: list[CodingSource], book: Codebook) -> dict:
         if (self.gold is None) != (self.sample is None):
             raise InputError("--gold and --sample go together: the human coding of the sample")
         if self.gold is None or self.sample is None:
             return {}
         sample = read_sample(self.sample)
-        drafted = codings_hash([c for s in sources for c in s.codings])
+        records = ((c.ad_id, record_json(c)) for c in source_codings(sources, book))
+        drafted = hash_of(corpus.sorted_records(records))
         if sample.codings_sha256 != drafted:
             raise InputError(
                 f"{self.sample}: drawn from other codings than CODINGS (their hash differs); "

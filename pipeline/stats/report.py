@@ -1,32 +1,36 @@
 """`autocode stats` as data: every table of a coded corpus and the provenance of the run.
 
-`build_report` is pure: it takes loaded inputs and returns the tables (in page order) and
-a provenance block. Loading is in `pipeline.stats.inputs`, writing in `pipeline.stats.output`.
+`build_report` takes loaded inputs (their corpus in DuckDB) and returns the tables (in page
+order) and a provenance block: the counts come from `pipeline.stats.counts`, the statistics
+from pure functions over them. Loading is in `pipeline.stats.inputs`, writing in
+`pipeline.stats.output`.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from pipeline import __version__
 from pipeline.codebook import Codebook
-from pipeline.stats.inference_rows import (
-    Validation,
-    difference_rows,
-    few_positives,
-    group_masks,
-    group_test_rows,
-    inference_rows,
-    targets,
+from pipeline.stats.adstable import MISSING, By, grouping
+from pipeline.stats.corpus import Corpus
+from pipeline.stats.counts import (
+    Patterns,
+    differences,
+    entries,
+    patterns,
+    tool_counts,
+    tool_pairs,
 )
-from pipeline.stats.inputs import MISSING, By, CodingSource, StatsInput, group_values
+from pipeline.stats.inference_rows import few_positives
+from pipeline.stats.inputs import CodingSource, StatsInput, corpus_of
 from pipeline.stats.tables import (
-    Presence,
+    Balance,
     Table,
+    balance_pairs,
     balance_rows,
     category_rows,
     cooccurrence_rows,
@@ -35,15 +39,19 @@ from pipeline.stats.tables import (
     group_rows,
     independence_rows,
     part_rows,
-    presence,
     profile_rows,
 )
 from pipeline.stats.tools import (
-    ToolIndex,
     tool_cooccurrence,
     tools_by_category,
     tools_by_profile,
     top_tools,
+)
+from pipeline.stats.validation import (
+    inference_provenance,
+    inference_tables,
+    sample_warnings,
+    validation_of,
 )
 
 CI = "Wilson 95% interval"
@@ -58,26 +66,34 @@ class Report:
         return next(t for t in self.tables if t.name == name)
 
 
-def _prevalence(pres: Presence, book: Codebook) -> list[Table]:
+def _prevalence(by_profile: Patterns, totals: np.ndarray, corpus: Corpus) -> list[Table]:
+    book = corpus.book
+    index = {c: i for i, c in enumerate(corpus.categories)}
+    balances = []
+    for part, a, b, cats_a, cats_b in balance_pairs(book):
+        cols_a, cols_b = [index[c] for c in cats_a], [index[c] for c in cats_b]
+        values, counts = differences(corpus, cols_a, cols_b)
+        entries_a, entries_b = int(totals[cols_a].sum()), int(totals[cols_b].sum())
+        balances.append(Balance(part, a, b, entries_a, entries_b, values, counts))
     return [
         Table(
             "categories",
             "Prevalence per category",
             f"Ads coding the category at least once: count, share of all ads and its {CI}; "
             "entries (quotes or tools) in all and per ad.",
-            category_rows(pres, book),
+            category_rows(by_profile, totals, book),
         ),
         Table(
             "groups",
             "Prevalence per group",
             "Ads coding at least one category of the group.",
-            group_rows(pres, book),
+            group_rows(by_profile, totals, book),
         ),
         Table(
             "parts",
             "Prevalence per part",
             "Ads coding at least one category of the part.",
-            part_rows(pres, book),
+            part_rows(by_profile, totals, book),
         ),
         Table(
             "group_balance",
@@ -86,26 +102,26 @@ def _prevalence(pres: Presence, book: Codebook) -> list[Table]:
             "share of ads where each side has more entries (and ties), the paired Wilcoxon "
             "signed-rank test (two-sided, ties dropped) and the rank-biserial correlation "
             "(+1: group a always has more, -1: group b always has more).",
-            balance_rows(pres, book),
+            balance_rows(balances, by_profile.n),
         ),
     ]
 
 
-def _profiles(pres: Presence, book: Codebook) -> list[Table]:
+def _profiles(by_profile: Patterns, book: Codebook) -> list[Table]:
     levels = book.profile_names
     return [
         Table(
             "profiles",
             "Profiles",
             f"Ads per profile, share of the ads with a profile and its {CI}.",
-            profile_rows(pres, book),
+            profile_rows(by_profile, book),
         ),
         Table(
             "profile_categories",
             "Profile x category",
             "Per profile and category: ads of that profile coding the category, and their "
             f"share of the profile's ads ({CI}).",
-            crosstab_rows(pres, pres.profiles, levels, book, "profile"),
+            crosstab_rows(by_profile, levels, book, "profile"),
         ),
         Table(
             "profile_tests",
@@ -114,14 +130,16 @@ def _profiles(pres: Presence, book: Codebook) -> list[Table]:
             "that occur, without continuity correction, and Cramér's V; cells expected under "
             "5 ads are counted (the test is then unreliable) and, for two profiles, Fisher's "
             "exact p is given.",
-            independence_rows(pres, pres.profiles, levels, book),
+            independence_rows(by_profile, levels, book),
         ),
     ]
 
 
-def _tools(inp: StatsInput, pres: Presence, codings) -> list[Table]:
-    index = ToolIndex(codings)
-    top = top_tools(index, inp.top)
+def _tools(inp: StatsInput, corpus: Corpus, by_profile: Patterns) -> list[Table]:
+    counts = tool_counts(corpus, by_profile.n)
+    top = top_tools(counts, inp.top)
+    profile_ads = {name: by_profile.where(name).n for name in inp.book.profile_names}
+    both = tool_pairs(corpus, [str(r["tool"]) for r in top])
     n = inp.top
     return [
         Table(
@@ -135,25 +153,24 @@ def _tools(inp: StatsInput, pres: Presence, codings) -> list[Table]:
             "tools_by_category",
             f"Top {n} tools per tool category",
             "Ads naming the tool under that category, and their share of all ads.",
-            tools_by_category(index, inp.book, n),
+            tools_by_category(counts, inp.book, n),
         ),
         Table(
             "tools_by_profile",
             f"Top {n} tools per profile",
             "Ads of the profile naming the tool, and their share of the profile's ads.",
-            tools_by_profile(index, pres.profiles, inp.book, n),
+            tools_by_profile(counts, profile_ads, inp.book, n),
         ),
         Table(
             "tool_cooccurrence",
             f"Co-occurrence of the top {n} tools",
             "Every pair of the top tools: ads naming both, and the phi coefficient.",
-            tool_cooccurrence(index, top),
+            tool_cooccurrence(counts, top, both),
         ),
     ]
 
 
-def _levels(groups: Sequence[str], by: By) -> list[str]:
-    counts = Counter(groups)
+def _levels(counts: Mapping[str, int], by: By) -> list[str]:
     if by.period:
         levels = sorted(g for g in counts if g != MISSING)
     else:
@@ -161,29 +178,33 @@ def _levels(groups: Sequence[str], by: By) -> list[str]:
     return levels + ([MISSING] if MISSING in counts else [])
 
 
-def _breakdown(inp: StatsInput, pres: Presence, by: By) -> list[Table]:
+def _breakdown(inp: StatsInput, corpus: Corpus, by: By) -> list[Table]:
     assert inp.ads_table is not None
-    groups = group_values(inp.ads_table, pres.ad_ids, by)
-    levels = _levels(groups, by)
+    groups = grouping(corpus.db, inp.ads_table, by, inp.id_field)
+    by_group = patterns(corpus, groups.label, groups.join)
+    sizes: dict[str, int] = {}
+    for label, count in zip(by_group.labels, by_group.count, strict=True):
+        sizes[label] = sizes.get(label, 0) + int(count)
+    levels = _levels(sizes, by)
     return [
         Table(
             f"by_{by.name}",
             f"Prevalence by {by.name}",
             f"Per {by.name} and category: ads coding the category and their share of that "
             f"group's ads ({CI}); {MISSING} holds ads without a value.",
-            crosstab_rows(pres, groups, levels, inp.book, by.name),
+            crosstab_rows(by_group, levels, inp.book, by.name),
         ),
         Table(
             f"by_{by.name}_tests",
             f"Prevalence by {by.name}: independence",
             f"Per category, chi-square test of {by.name} x (coded, not coded) and Cramér's V, "
             "as for profiles.",
-            independence_rows(pres, groups, levels, inp.book),
+            independence_rows(by_group, levels, inp.book),
         ),
     ]
 
 
-def _corrected(pres: Presence, inp: StatsInput) -> Table:
+def _corrected(pres: Patterns, inp: StatsInput) -> Table:
     assert inp.validation is not None
     return Table(
         "corrected",
@@ -196,43 +217,43 @@ def _corrected(pres: Presence, inp: StatsInput) -> Table:
 
 
 def build_report(inp: StatsInput) -> Report:
-    codings = [c for s in inp.sources for c in s.codings]
-    pres = presence(codings, inp.book)
-    tables = [*_prevalence(pres, inp.book)]
+    """Every table and the provenance; a corpus is made of the sources where the inputs
+    come without one (codings given in memory), and closed again."""
+    if inp.corpus is not None:
+        return _report(inp, inp.corpus)
+    corpus = corpus_of(inp.sources, inp.book)
+    try:
+        return _report(inp, corpus)
+    finally:
+        corpus.close()
+
+
+def _report(inp: StatsInput, corpus: Corpus) -> Report:
+    by_profile = patterns(corpus, "profile")
+    tables = [*_prevalence(by_profile, entries(corpus), corpus)]
     if inp.validation is not None:
-        tables.append(_corrected(pres, inp))
+        tables.append(_corrected(by_profile, inp))
     tables += [
-        *_profiles(pres, inp.book),
+        *_profiles(by_profile, inp.book),
         Table(
             "cooccurrence",
             "Category co-occurrence",
             "Every pair of categories: ads coding both, and the phi coefficient "
             "(Pearson's r of the two presence indicators; undefined when a category is "
             "coded in every ad or in none).",
-            cooccurrence_rows(pres, inp.book),
+            cooccurrence_rows(by_profile, inp.book),
         ),
-        *_tools(inp, pres, codings),
+        *_tools(inp, corpus, by_profile),
     ]
     for by in inp.by:
-        tables += _breakdown(inp, pres, by)
-    prov = provenance(inp, pres)
+        tables += _breakdown(inp, corpus, by)
+    prov = provenance(inp, corpus, by_profile)
     if inp.sample is not None:
-        val = validation_of(inp, pres)
-        tables += inference_tables(inp, pres, val)
+        val = validation_of(inp, corpus)
+        tables += inference_tables(inp, corpus, val)
         prov["inference"]["few_positives"] = few_positives(val)
-        prov["warnings"] += _sample_warnings(prov["inference"])
+        prov["warnings"] += sample_warnings(prov["inference"])
     return Report(tables, prov)
-
-
-def _sample_warnings(inference: dict) -> list[str]:
-    missing = inference["sampled_without_gold"]
-    if not missing:
-        return []
-    listed = ", ".join(missing[:10]) + (" …" if len(missing) > 10 else "")
-    return [
-        f"{len(missing)} sampled ad(s) have no coding in {inference['gold']} and are left out "
-        f"of the estimates: {listed}"
-    ]
 
 
 # ------------------------------------------------------------------ provenance
@@ -241,8 +262,7 @@ def _sample_warnings(inference: dict) -> list[str]:
 def _models(source: CodingSource) -> list[str]:
     if source.manifest and source.manifest.get("model"):
         return [str(source.manifest["model"])]
-    models = {c.drafted_by for c in source.codings if c.drafted_by}
-    return sorted(models)  # type: ignore[type-var]
+    return source.models
 
 
 def codebook_warnings(inp: StatsInput) -> list[str]:
@@ -259,20 +279,22 @@ def codebook_warnings(inp: StatsInput) -> list[str]:
     return warnings
 
 
-def _ads_table(inp: StatsInput, pres: Presence) -> dict | None:
+def _ads_table(inp: StatsInput, corpus: Corpus) -> dict | None:
     if inp.ads_table is None:
         return None
-    coded = set(pres.ad_ids)
-    rows = inp.ads_table.rows
+    not_coded, not_in_table = corpus.db.execute(
+        "SELECT (SELECT count(*) FROM ads WHERE id NOT IN (SELECT ad_id FROM coded)), "
+        "(SELECT count(*) FROM coded WHERE ad_id NOT IN (SELECT id FROM ads))"
+    ).fetchall()[0]
     return {
         "path": str(inp.ads_table.path),
-        "ads": len(rows),
-        "not_coded": sum(ad_id not in coded for ad_id in rows),
-        "coded_not_in_table": sum(ad_id not in rows for ad_id in coded),
+        "ads": inp.ads_table.size,
+        "not_coded": not_coded,
+        "coded_not_in_table": not_in_table,
     }
 
 
-def provenance(inp: StatsInput, pres: Presence) -> dict:
+def provenance(inp: StatsInput, corpus: Corpus, by_profile: Patterns) -> dict:
     failed = [ad_id for s in inp.sources for ad_id in s.failed]
     book = inp.book
     return {
@@ -280,7 +302,7 @@ def provenance(inp: StatsInput, pres: Presence) -> dict:
         "inputs": [
             {
                 "path": str(s.path),
-                "ads": len(s.codings),
+                "ads": s.ads,
                 "model": _models(s),
                 "manifest": s.manifest is not None,
                 "failed": len(s.failed),
@@ -294,103 +316,13 @@ def provenance(inp: StatsInput, pres: Presence) -> dict:
             "version": book.version,
             "sha256": book.sha256,
         },
-        "ads": len(pres.ad_ids),
-        "ads_without_profile": sum(p is None for p in pres.profiles),
+        "ads": by_profile.n,
+        "ads_without_profile": int(by_profile.count[by_profile.labels == None].sum()),  # noqa: E711
         "left_out": {"failed": len(failed), "ad_ids": failed},
-        "ads_table": _ads_table(inp, pres),
+        "ads_table": _ads_table(inp, corpus),
         "by": [by.name for by in inp.by],
         "validated": inp.validated_path,
-        "inference": _inference_provenance(inp),
+        "inference": inference_provenance(inp),
         "top": inp.top,
         "warnings": codebook_warnings(inp),
-    }
-
-
-# ------------------------------------------------------------------ inference
-
-
-def validation_of(inp: StatsInput, pres: Presence) -> Validation:
-    """The human sample against the model's codings, ad by ad in the corpus's order."""
-    assert inp.sample is not None and inp.gold is not None
-    sample = inp.sample
-    model = targets(pres, inp.book)
-    drawn = set(sample.ad_ids)
-    sampled = np.array([a in drawn and a in inp.gold for a in pres.ad_ids])
-    gold_pres = presence(
-        [inp.gold[a] for a in pres.ad_ids if a in drawn and a in inp.gold], inp.book
-    )
-    gold_values = targets(gold_pres, inp.book)
-    gold = {}
-    for target, values in gold_values.items():
-        column = np.full(len(pres.ad_ids), np.nan)
-        column[sampled] = values
-        gold[target] = column
-    clusters = None
-    if inp.cluster:
-        assert inp.ads_table is not None
-        clusters = np.asarray(
-            group_values(inp.ads_table, pres.ad_ids, By(inp.cluster)), dtype=object
-        )
-    return Validation(
-        sampled=sampled,
-        pi=np.array([sample.probabilities.get(a, np.nan) for a in pres.ad_ids]),
-        equal=sample.equal_probabilities,
-        gold=gold,
-        model=model,
-        finite=inp.finite_population,
-        clusters=clusters,
-    )
-
-
-def inference_tables(inp: StatsInput, pres: Presence, val: Validation) -> list[Table]:
-    table = inp.ads_table
-    groups = {by.name: group_masks(group_values(table, pres.ad_ids, by)) for by in inp.by if table}
-    design = inp.sample.design if inp.sample else ""
-    estimand = "this corpus" if inp.finite_population else "the population the corpus is drawn from"
-    tables = [
-        Table(
-            "inference",
-            "Estimates with the validation sample",
-            f"Per target (category presence, part, group, profile), overall and per group: "
-            f"naive (the model's codings of every ad, ignoring its errors), classical (the "
-            f"human sample alone) and PPI++ (both, unbiased whatever the model's errors); "
-            f"95% intervals clipped to [0, 1]; design {design}, estimand {estimand}; "
-            f"lambda is PPI++'s power tuning, ess n_gold x SE²(classical) / SE²(PPI++).",
-            inference_rows(val, {v: m for masks in groups.values() for v, m in masks.items()}),
-        )
-    ]
-    if groups:
-        tables += [
-            Table(
-                "differences",
-                "Differences between groups (PPI++)",
-                "Per target and pair of groups: the difference of their PPI++ estimates with "
-                "its 95% interval and p-value, adjusted over the table (Holm; "
-                "Benjamini-Hochberg).",
-                [r for by, masks in groups.items() for r in difference_rows(val, by, masks)],
-            ),
-            Table(
-                "group_tests",
-                "Equal across groups (PPI++ Wald test)",
-                "Per target, the Wald chi-square that its PPI++ estimates are equal in every "
-                "group, with adjusted p-values.",
-                [r for by, masks in groups.items() for r in group_test_rows(val, by, masks)],
-            ),
-        ]
-    return tables
-
-
-def _inference_provenance(inp: StatsInput) -> dict | None:
-    if inp.sample is None or inp.gold is None:
-        return None
-    sample, gold = inp.sample, inp.gold
-    return {
-        "sample": str(sample.path),
-        "design": sample.design,
-        "seed": sample.seed,
-        "gold": inp.gold_path,
-        "n_sampled": len(sample.ad_ids),
-        "sampled_without_gold": [a for a in sample.ad_ids if a not in gold],
-        "estimand": "corpus" if inp.finite_population else "population",
-        "cluster": inp.cluster,
     }

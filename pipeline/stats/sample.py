@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,12 +37,25 @@ class Draw:
     strata: dict[str, str]  # every ad's stratum ("" without strata)
 
 
+def record_json(coding: Coding) -> str:
+    """A coding's record as `codings_hash` writes it."""
+    return json.dumps(coding.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+
+
+def hash_of(records: Iterable[str]) -> str:
+    """The SHA-256 of records (`record_json`) in id order, written as one JSON list: what
+    `codings_hash` computes, for records streamed in order rather than held."""
+    digest = hashlib.sha256(b"[")
+    for i, record in enumerate(records):
+        digest.update((", " + record if i else record).encode("utf-8"))
+    digest.update(b"]")
+    return digest.hexdigest()
+
+
 def codings_hash(codings: Sequence[Coding]) -> str:
     """The SHA-256 of a coding set's records in id order: the estimates check that the sample
     belongs to the codings they are given."""
-    records = sorted((c.model_dump(mode="json") for c in codings), key=lambda r: r["ad_id"])
-    blob = json.dumps(records, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return hash_of(record_json(c) for c in sorted(codings, key=lambda c: c.ad_id))
 
 
 def srs(ad_ids: Sequence[str], n: int, rng: np.random.Generator) -> Draw:
@@ -90,14 +103,20 @@ def stratified(
 def uncertainty(coding: Coding) -> float:
     """How unsure the model is of an ad: its samples' disagreement on the entries and on
     the profile (0 when every sample agreed)."""
-    n = coding.n_codings
+    return uncertainty_of(coding.ad_id, coding.n_codings, coding.agreement, coding.profile_support)
+
+
+def uncertainty_of(
+    ad_id: str, n: int | None, agreement: float | None, profile_support: int | None
+) -> float:
+    """`uncertainty` of a consensus record's n_codings, agreement and profile_support."""
     if not n or n < 2:
         raise InputError(
-            f"{coding.ad_id}: --design confidence needs a coding set made with --samples K "
+            f"{ad_id}: --design confidence needs a coding set made with --samples K "
             "(K of 2 or more): its support says where the model is unsure"
         )
-    entries = 1 - (coding.agreement if coding.agreement is not None else 1.0)
-    profile = 1 - (coding.profile_support or n) / n
+    entries = 1 - (agreement if agreement is not None else 1.0)
+    profile = 1 - (profile_support or n) / n
     return entries + profile
 
 
@@ -131,8 +150,14 @@ def systematic(pi: np.ndarray, rng: np.random.Generator) -> list[int]:
 
 
 def confidence(codings: Sequence[Coding], n: int, rng: np.random.Generator) -> Draw:
-    ad_ids = [c.ad_id for c in codings]
-    pi = confidence_probabilities([uncertainty(c) for c in codings], n)
+    return confidence_of([c.ad_id for c in codings], [uncertainty(c) for c in codings], n, rng)
+
+
+def confidence_of(
+    ad_ids: Sequence[str], scores: Sequence[float], n: int, rng: np.random.Generator
+) -> Draw:
+    """The confidence design over ads with these uncertainty scores."""
+    pi = confidence_probabilities(scores, n)
     chosen = systematic(pi, rng)
     return Draw(
         [ad_ids[i] for i in chosen],

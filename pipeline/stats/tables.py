@@ -1,4 +1,5 @@
-"""The tables of `autocode stats`, built from codings and the codebook (pure functions).
+"""The tables of `autocode stats`, built from counts (`counts`) and the codebook (pure
+functions).
 
 Every table is a list of rows (dicts with the same keys, in column order); the CSV files,
 stats.json, the page's tables and its charts are all drawn from these rows.
@@ -13,14 +14,14 @@ from itertools import combinations
 import numpy as np
 
 from pipeline.codebook import Codebook
-from pipeline.record import Coding
+from pipeline.stats.counts import Patterns
 from pipeline.stats.estimators import (
     Independence,
     Validation,
-    cooccurrence,
     corrected_interval,
     independence,
-    paired_comparison,
+    paired_differences,
+    phi_matrix,
     rogan_gladen,
     share,
     wilson,
@@ -43,31 +44,17 @@ class Table:
 
 
 @dataclass
-class Presence:
-    """Ads x categories: entries coded per ad, in codebook order of categories."""
+class Balance:
+    """Two groups of a quotes part compared ad by ad: their entries over all ads, and the
+    per-ad differences of their entry counts (each value, and how many ads have it)."""
 
-    ad_ids: list[str]
-    categories: list[str]
-    entries: np.ndarray  # int, ads x categories
-    profiles: list[str | None]
-
-    @property
-    def coded(self) -> np.ndarray:
-        return self.entries > 0
-
-    def columns(self, ids: Sequence[str]) -> list[int]:
-        index = {c: i for i, c in enumerate(self.categories)}
-        return [index[c] for c in ids]
-
-
-def presence(codings: Sequence[Coding], book: Codebook) -> Presence:
-    categories = list(book.categories)
-    index = {c: i for i, c in enumerate(categories)}
-    entries = np.zeros((len(codings), len(categories)), dtype=int)
-    for row, coding in enumerate(codings):
-        for category in [*(q.category for q in coding.quotes), *(t.category for t in coding.tools)]:
-            entries[row][index[category]] += 1
-    return Presence([c.ad_id for c in codings], categories, entries, [c.profile for c in codings])
+    part: str
+    group_a: str
+    group_b: str
+    entries_a: int
+    entries_b: int
+    values: np.ndarray
+    counts: np.ndarray
 
 
 def _interval(k: int, n: int) -> Row:
@@ -91,9 +78,9 @@ def _group_of(book: Codebook) -> dict[str, str]:
 # ------------------------------------------------------------------ prevalence
 
 
-def category_rows(pres: Presence, book: Codebook) -> list[Row]:
-    n, groups = len(pres.ad_ids), _group_of(book)
-    ads, entries = pres.coded.sum(axis=0), pres.entries.sum(axis=0)
+def category_rows(pat: Patterns, entries: np.ndarray, book: Codebook) -> list[Row]:
+    n, groups = pat.n, _group_of(book)
+    ads = pat.ads()
     return [
         {
             "category": cid,
@@ -102,79 +89,83 @@ def category_rows(pres: Presence, book: Codebook) -> list[Row]:
             "group": groups.get(cid, ""),
             **_counted(int(ads[i]), n, int(entries[i])),
         }
-        for i, cid in enumerate(pres.categories)
+        for i, cid in enumerate(pat.categories)
     ]
 
 
-def _any_of(pres: Presence, ids: Sequence[str]) -> tuple[int, int]:
-    cols = pres.columns(ids)
-    return int(pres.coded[:, cols].any(axis=1).sum()), int(pres.entries[:, cols].sum())
+def _any_of(pat: Patterns, entries: np.ndarray, ids: Sequence[str]) -> tuple[int, int]:
+    return pat.any_of(ids), int(entries[pat.columns(ids)].sum())
 
 
-def group_rows(pres: Presence, book: Codebook) -> list[Row]:
-    n, rows = len(pres.ad_ids), []
+def group_rows(pat: Patterns, entries: np.ndarray, book: Codebook) -> list[Row]:
+    n, rows = pat.n, []
     for part in book.parts:
         for group in part.groups:
-            ads, entries = _any_of(pres, [c.id for c in group.categories])
+            ads, total = _any_of(pat, entries, [c.id for c in group.categories])
             rows.append(
                 {
                     "part": part.id,
                     "group": group.title,
                     "categories": len(group.categories),
-                    **_counted(ads, n, entries),
+                    **_counted(ads, n, total),
                 }
             )
     return rows
 
 
-def part_rows(pres: Presence, book: Codebook) -> list[Row]:
-    n, rows = len(pres.ad_ids), []
+def part_rows(pat: Patterns, entries: np.ndarray, book: Codebook) -> list[Row]:
+    n, rows = pat.n, []
     for part in book.parts:
-        ads, entries = _any_of(pres, [c.id for c in part.all_categories()])
+        ads, total = _any_of(pat, entries, [c.id for c in part.all_categories()])
         rows.append(
-            {"part": part.id, "title": part.title, "kind": part.kind, **_counted(ads, n, entries)}
+            {"part": part.id, "title": part.title, "kind": part.kind, **_counted(ads, n, total)}
         )
     return rows
 
 
-def balance_rows(pres: Presence, book: Codebook) -> list[Row]:
-    """Every pair of groups of a quotes part: per-ad entry counts, paired."""
-    n, rows = len(pres.ad_ids), []
+def balance_pairs(book: Codebook) -> list[tuple[str, str, str, list[str], list[str]]]:
+    """(part, group a, group b, a's categories, b's categories) of every pair of groups of a
+    quotes part (a title twice: the later group's categories, as a dict of titles keeps)."""
+    pairs = []
     for part in (p for p in book.parts if p.kind == "quotes"):
-        totals = {
-            g.title: pres.entries[:, pres.columns([c.id for c in g.categories])].sum(axis=1)
-            for g in part.groups
-        }
-        for a, b in combinations(totals, 2):
-            cmp = paired_comparison(totals[a], totals[b])
-            rows.append(
-                {
-                    "part": part.id,
-                    "group_a": a,
-                    "group_b": b,
-                    "ads": n,
-                    "mean_a": share(int(totals[a].sum()), n),
-                    "mean_b": share(int(totals[b].sum()), n),
-                    "a_dominates": share(cmp.a_greater, n),
-                    "b_dominates": share(cmp.b_greater, n),
-                    "ties": share(cmp.ties, n),
-                    "wilcoxon_statistic": cmp.statistic,
-                    "p_value": cmp.p_value,
-                    "rank_biserial": cmp.rank_biserial,
-                }
-            )
+        cats = {g.title: [c.id for c in g.categories] for g in part.groups}
+        pairs += [(part.id, a, b, cats[a], cats[b]) for a, b in combinations(cats, 2)]
+    return pairs
+
+
+def balance_rows(balances: Sequence[Balance], n: int) -> list[Row]:
+    """Every pair of groups of a quotes part: per-ad entry counts, paired."""
+    rows = []
+    for bal in balances:
+        cmp = paired_differences(bal.values, bal.counts)
+        rows.append(
+            {
+                "part": bal.part,
+                "group_a": bal.group_a,
+                "group_b": bal.group_b,
+                "ads": n,
+                "mean_a": share(bal.entries_a, n),
+                "mean_b": share(bal.entries_b, n),
+                "a_dominates": share(cmp.a_greater, n),
+                "b_dominates": share(cmp.b_greater, n),
+                "ties": share(cmp.ties, n),
+                "wilcoxon_statistic": cmp.statistic,
+                "p_value": cmp.p_value,
+                "rank_biserial": cmp.rank_biserial,
+            }
+        )
     return rows
 
 
 # ------------------------------------------------------------------ profiles
 
 
-def profile_rows(pres: Presence, book: Codebook) -> list[Row]:
+def profile_rows(by_profile: Patterns, book: Codebook) -> list[Row]:
     """Profiles over the ads that have one (a gold file may have none)."""
-    profiles = [p for p in pres.profiles if p]
-    n = len(profiles)
+    counts = {name: by_profile.where(name).n for name in book.profile_names}
+    n = sum(int(c) for c, label in zip(by_profile.count, by_profile.labels, strict=True) if label)
     return [
-        {"profile": name, "ads": profiles.count(name), **_interval(profiles.count(name), n)}
+        {"profile": name, "ads": counts[name], **_interval(counts[name], n)}
         for name in book.profile_names
     ]
 
@@ -191,15 +182,17 @@ def _test_row(test: Independence) -> Row:
     }
 
 
-def crosstab_rows(
-    pres: Presence, groups: Sequence[str | None], levels: Sequence[str], book: Codebook, key: str
-) -> list[Row]:
+def _level_ads(by_label: Patterns, level: str) -> tuple[int, np.ndarray]:
+    """Ads of a level (a profile, an industry…) and, per category, those coding it."""
+    within = by_label.where(level)
+    return within.n, within.ads()
+
+
+def crosstab_rows(by_label: Patterns, levels: Sequence[str], book: Codebook, key: str) -> list[Row]:
     """Per level (a profile, an industry…) x category: ads coding it, share, Wilson."""
-    labels = np.asarray([g if g is not None else "" for g in groups], dtype=object)
     rows = []
     for level in levels:
-        mask = labels == level
-        size, ads = int(mask.sum()), pres.coded[mask].sum(axis=0)
+        size, ads = _level_ads(by_label, level)
         rows += [
             {
                 key: level,
@@ -209,21 +202,17 @@ def crosstab_rows(
                 "ads": int(ads[i]),
                 **_interval(int(ads[i]), size),
             }
-            for i, cid in enumerate(pres.categories)
+            for i, cid in enumerate(by_label.categories)
         ]
     return rows
 
 
-def independence_rows(
-    pres: Presence, groups: Sequence[str | None], levels: Sequence[str], book: Codebook
-) -> list[Row]:
+def independence_rows(by_label: Patterns, levels: Sequence[str], book: Codebook) -> list[Row]:
     """Per category, chi-square of levels x (coded, not coded), with Cramér's V."""
-    labels = np.asarray([g if g is not None else "" for g in groups], dtype=object)
-    masks = [labels == level for level in levels]
+    sizes = [_level_ads(by_label, level) for level in levels]
     rows = []
-    for i, cid in enumerate(pres.categories):
-        coded = pres.coded[:, i]
-        table = [[int(coded[m].sum()), int((~coded[m]).sum())] for m in masks]
+    for i, cid in enumerate(by_label.categories):
+        table = [[int(ads[i]), size - int(ads[i])] for size, ads in sizes]
         rows.append(
             {"category": cid, "name": book.categories[cid].name, **_test_row(independence(table))}
         )
@@ -253,12 +242,12 @@ def _finite(value: float) -> float | None:
 # ------------------------------------------------------------------ co-occurrence
 
 
-def cooccurrence_rows(pres: Presence, book: Codebook) -> list[Row]:
+def cooccurrence_rows(pat: Patterns, book: Codebook) -> list[Row]:
     """Every pair of categories (codebook order): ads coding both, and phi."""
-    both, phi = cooccurrence(pres.coded)
+    both, phi = phi_matrix(pat.both(), pat.n)
     rows = []
-    for i, j in combinations(range(len(pres.categories)), 2):
-        a, b = pres.categories[i], pres.categories[j]
+    for i, j in combinations(range(len(pat.categories)), 2):
+        a, b = pat.categories[i], pat.categories[j]
         rows.append(
             {
                 "category_a": a,
@@ -294,10 +283,10 @@ def _corrected(k: int, n: int, val: Validation | None) -> Row:
     return {"corrected": value, "corrected_low": low, "corrected_high": high, "note": note}
 
 
-def corrected_rows(pres: Presence, book: Codebook, validation: dict[str, Validation]) -> list[Row]:
-    n, rows = len(pres.ad_ids), []
-    ads = pres.coded.sum(axis=0)
-    for i, cid in enumerate(pres.categories):
+def corrected_rows(pat: Patterns, book: Codebook, validation: dict[str, Validation]) -> list[Row]:
+    n, rows = pat.n, []
+    ads = pat.ads()
+    for i, cid in enumerate(pat.categories):
         val, k = validation.get(cid), int(ads[i])
         rows.append(
             {
