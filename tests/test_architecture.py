@@ -37,6 +37,9 @@ NETWORK = {"openai", "instructor", "httpx", "requests", "urllib.request", "http.
 # Where the network may be spoken to: the LLM layer and batch mode (the Batch API client; a
 # Batch result is read back as the openai SDK's completion).
 NETWORK_USERS = {"llm", "batch"}
+# The one server autocode runs: the editor of `review --serve` (loopback, token, guards).
+SERVERS = {"starlette", "uvicorn"}
+SERVER_MODULES = {"review.server", "review.serve"}
 
 
 def module_name(path: Path) -> str:
@@ -142,6 +145,16 @@ def is_or_under_any(names: set[str], roots: set[str]) -> bool:
 def test_only_the_llm_layer_speaks_to_the_network(name):
     speaks = is_or_under_any(GRAPH[name], NETWORK)
     assert not speaks or is_or_under(name.removeprefix("pipeline."), NETWORK_USERS), name
+
+
+@pytest.mark.parametrize("name", sorted(GRAPH))
+def test_only_the_editor_serves(name):
+    serves = is_or_under_any(GRAPH[name], SERVERS)
+    assert not serves or name.removeprefix("pipeline.") in SERVER_MODULES, name
+
+
+def test_the_editor_does_serve():
+    assert is_or_under_any(GRAPH["pipeline.review.server"], SERVERS)
 
 
 def test_the_llm_layer_does_speak_to_the_network():
