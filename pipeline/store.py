@@ -8,7 +8,7 @@ import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 UMASK = os.umask(0o022)
 os.umask(UMASK)
@@ -21,19 +21,19 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temp file and a rename (see atomic_write_text)."""
+    with atomic_writer(path) as handle:
+        handle.write(data)
+
+
+def temp_beside(path: Path) -> Path:
+    """A new empty temp file beside `path` (`.<name>.*.tmp`, which remove_stale_temps knows),
+    readable as the file it will replace will be."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp's 0600 would make drafts and pages private
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return Path(tmp)
 
 
 def remove_stale_temps(folder: Path) -> list[Path]:
@@ -99,22 +99,29 @@ def record_at(handle: BinaryIO, offset: int) -> dict:
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[BinaryIO]:
-    """A binary file to write `path` through, line by line, replacing it only once the
-    whole is written (see atomic_write_text); left as it was if writing fails."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o666 & ~UMASK)
+def atomic_writer(path: Path, mode: str = "wb") -> Iterator[IO]:
+    """A file to write `path` through, a piece at a time (binary, or text with mode "w"),
+    replacing it only once the whole is written and synced; left as it was if writing fails.
+    Every atomic write of the package goes through here."""
+    tmp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        encoding = None if "b" in mode else "utf-8"
+        with open(tmp, mode, encoding=encoding, newline=None if encoding is None else "") as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def write_joined(path: Path, lines: Iterable[str]) -> None:
+    """`"\\n".join(lines)` written atomically, one line at a time (an output too large to
+    build in memory first: a merge's report, an eval listing a million unpaired ads)."""
+    with atomic_writer(path, "w") as handle:
+        for i, line in enumerate(lines):
+            handle.write("\n" + line if i else line)
 
 
 def record_line(record: dict) -> bytes:

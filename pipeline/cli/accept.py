@@ -6,14 +6,19 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import Folder, PathArg, codebook_option, table_fields, table_options
+from pipeline.cli.options import (
+    ExistingFile,
+    Folder,
+    PathArg,
+    codebook_option,
+    table_fields,
+    table_options,
+)
 from pipeline.errors import InputError
 
 
 @click.command("accept")
-@click.argument(
-    "drafts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("drafts", nargs=-1, required=True, type=ExistingFile)
 @click.option(
     "--gold",
     required=True,

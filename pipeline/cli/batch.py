@@ -12,6 +12,7 @@ import click
 
 from pipeline.cli.code import read_run_inputs, run_options_of
 from pipeline.cli.options import (
+    ExistingFile,
     NewFile,
     PathArg,
     cache_option,
@@ -22,7 +23,7 @@ from pipeline.cli.options import (
     stack,
 )
 
-ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
+ExistingFile = ExistingFile
 
 batch_options = stack(
     coding_options(

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import (
+    ExistingFile,
     ExistingFolder,
     PathArg,
     codebook_option,
@@ -54,7 +55,7 @@ from pipeline.cli.options import (
 @click.option(
     "--corrections",
     "corrections_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ExistingFile,
     help="The editor's corrections log (default: GOLD/corrections.jsonl when it exists): "
     "adds what coders changed in the drafts and their minutes per ad.",
 )

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import (
+    ExistingFile,
     Folder,
     codebook_option,
     offset_units,
@@ -16,9 +17,7 @@ from pipeline.errors import InputError
 
 
 @click.command("import")
-@click.argument(
-    "qdpx_path", metavar="FILE.qdpx", type=click.Path(exists=True, dir_okay=False, path_type=Path)
-)
+@click.argument("qdpx_path", metavar="FILE.qdpx", type=ExistingFile)
 @click.option("--out", required=True, type=Folder, help="Folder for one gold <id>.md per source.")
 @click.option(
     "--coder",

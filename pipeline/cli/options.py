@@ -12,6 +12,7 @@ PathArg = click.Path(exists=True, path_type=Path)
 Folder = click.Path(file_okay=False, path_type=Path)
 ExistingFolder = click.Path(exists=True, file_okay=False, path_type=Path)
 NewFile = click.Path(dir_okay=False, path_type=Path)
+ExistingFile = click.Path(exists=True, dir_okay=False, path_type=Path)
 # What REFI-QDA selection positions count (export and import)
 offset_units = click.Choice(["codepoints", "utf16"])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli.options import (
+    ExistingFile,
     ExistingFolder,
     Folder,
     PathArg,
@@ -50,7 +51,7 @@ from pipeline.errors import InputError
 @click.option(
     "--ids",
     "ids_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ExistingFile,
     help="Pages only for these ads: a list of ids (one per line) or a CSV with an ad_id "
     "column, such as `autocode sample`'s sample.csv. The index lists those ads; its charts "
     "count all.",
@@ -91,7 +92,7 @@ from pipeline.errors import InputError
 @click.option(
     "--queue",
     "queue_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ExistingFile,
     help="--serve: the ads to code, in order: ids one per line or a CSV with an ad_id column "
     "(sample.csv); only these are read, so a large corpus opens at once. Default: every "
     "draft, lowest agreement first.",

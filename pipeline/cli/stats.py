@@ -6,7 +6,14 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.options import Folder, PathArg, codebook_option, id_field_option, warn
+from pipeline.cli.options import (
+    ExistingFile,
+    Folder,
+    PathArg,
+    codebook_option,
+    id_field_option,
+    warn,
+)
 
 
 @click.command("stats")
@@ -33,7 +40,7 @@ from pipeline.cli.options import Folder, PathArg, codebook_option, id_field_opti
 )
 @click.option(
     "--validated",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ExistingFile,
     help="An `autocode eval --json` report of this model against a gold sample: adds the "
     "prevalence corrected for the model's sensitivity and specificity.",
 )
@@ -53,7 +60,7 @@ from pipeline.cli.options import Folder, PathArg, codebook_option, id_field_opti
 @click.option(
     "--sample",
     "sample_path",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ExistingFile,
     help="The sample.json of `autocode sample` that --gold codes.",
 )
 @click.option(

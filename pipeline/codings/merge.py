@@ -20,12 +20,11 @@ from pipeline.codebook import Codebook
 from pipeline.codings.consensus import consensus
 from pipeline.codings.index import RecordIndex
 from pipeline.codings.load import CodingSet, coding_set_name, load_codings, records_file
-from pipeline.codings.stream import atomic_stream
 from pipeline.errors import InputError
 from pipeline.goldmd.render import consensus_notes, render
 from pipeline.grounding import ground
 from pipeline.record import Coding, MergeProvenance
-from pipeline.store import atomic_write_text
+from pipeline.store import atomic_write_text, atomic_writer
 
 
 def distinct_names(paths: Sequence[Path]) -> list[str]:
@@ -138,7 +137,7 @@ def write_merge(
     time; the manifest's counts."""
     out.mkdir(parents=True, exist_ok=True)
     counts = {"ads": 0, "entries_kept": 0, "ads_coded_by_every_set": 0}
-    with atomic_stream(out / "codings.jsonl") as records:
+    with atomic_writer(out / "codings.jsonl", "w") as records:
         for coding in merged:
             draft = render(coding, book, draft_model=label, review_notes=consensus_notes(coding))
             atomic_write_text(out / f"{coding.ad_id}.md", draft)

@@ -263,16 +263,16 @@ def markdown_report(report: dict) -> str:
 
 def write_markdown(report: dict, path: Path) -> None:
     """`markdown_report` into `path` (atomically), written a line at a time."""
-    from pipeline.codings.stream import write_joined
+    from pipeline.store import write_joined
 
     write_joined(Path(path), markdown_lines(report))
 
 
 def write_json(report: dict, path: Path) -> None:
     """The report as indented JSON (atomically), encoded and written a piece at a time."""
-    from pipeline.codings.stream import atomic_stream
+    from pipeline.store import atomic_writer
 
-    with atomic_stream(Path(path)) as handle:
+    with atomic_writer(Path(path), "w") as handle:
         json.dump(report, handle, indent=2, ensure_ascii=False)
         handle.write("\n")
 

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from pipeline.resources import page_templates
 from pipeline.review.session import (
     Session,
     ad_payload,
@@ -119,18 +120,6 @@ def _with_cookie(send, token: str, set_cookie: bool):
 # ------------------------------------------------------------------------ routes
 
 
-def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.policies["json.dumps_kwargs"] = {"ensure_ascii": True, "sort_keys": False}
-    return env
-
-
 def _known(session: Session, request: Request) -> str | None:
     ad_id = request.path_params["ad_id"]
     return ad_id if ad_id in session.queue else None
@@ -147,7 +136,7 @@ def _page(env: Environment, name: str, **context) -> HTMLResponse:
 
 
 def routes(session: Session, token: str) -> list[Route]:
-    env = _environment()
+    env = page_templates(TEMPLATES)
     script = (TEMPLATES / "editor.js").read_text(encoding="utf-8")
     book = codebook_payload(session.book)
 

@@ -19,7 +19,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from markupsafe import Markup
 from pydantic import ValidationError
 
@@ -30,7 +30,7 @@ from pipeline.errors import InputError
 from pipeline.goldmd.parse import dropped_in_notes, parse, read_coding_file
 from pipeline.grounding import fold_quote, ground
 from pipeline.record import CodedAd, Coding
-from pipeline.resources import packaged
+from pipeline.resources import packaged, page_templates
 from pipeline.review.index import charts, index_row, page_names, run_summary
 from pipeline.review.pages import Draft, ad_page
 from pipeline.review.selection import Selection, Tally, chosen_records, survey, tally_of
@@ -197,13 +197,7 @@ def load_review(
 
 
 def _environment() -> Environment:
-    return Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return page_templates(TEMPLATES)
 
 
 def _assets() -> dict:

@@ -12,11 +12,10 @@ import io
 import json
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from pipeline.codebook import Codebook
-from pipeline.resources import packaged
+from pipeline.resources import packaged, page_templates
 from pipeline.stats.charts import (
     CHART_MAX_GROUPS,
     cooccurrence_chart,
@@ -229,13 +228,7 @@ def page_html(report: Report, book: Codebook) -> str:
         _tools_section(report),
         *_breakdown_sections(report),
     ]
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=True,
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = page_templates(TEMPLATES)
     css = Markup((TEMPLATES / "stats.css").read_text(encoding="utf-8"))
     return env.get_template("index.html.j2").render(
         prov=report.provenance, sections=sections, css=css, csp=CSP, fold_rows=FOLD_ROWS

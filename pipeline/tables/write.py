@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
-from pipeline.store import UMASK
+from pipeline.store import temp_beside
 from pipeline.tables.rows import Column
 
 FORMATS = ("csv", "parquet")
@@ -35,11 +34,7 @@ def atomic_files(paths: list[Path]) -> Iterator[list[Path]]:
     temps: list[Path] = []
     try:
         for path in paths:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
-            os.chmod(name, 0o666 & ~UMASK)  # mkstemp's 0600 would make the files private
-            temps.append(Path(name))
+            temps.append(temp_beside(path))
         yield temps
         for tmp in temps:
             _fsync(tmp)
