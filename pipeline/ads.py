@@ -14,11 +14,13 @@ import codecs
 import csv
 import json
 import os
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Protocol
+
+from pipeline.idmap import IdMap
 
 AD_SUFFIXES = {".txt", ".md", ".html", ".htm"}
 TABLE_SUFFIXES = {".jsonl", ".csv"}
@@ -226,7 +228,9 @@ class AdSource(Protocol):
     """Ads read in two passes: `read()` once, noting each problem and where each ad is in
     `found` (id -> place, in input order); `again()` yields the ads found, read anew."""
 
-    found: dict[str, int]
+    @property
+    def found(self) -> Mapping[str, int]: ...
+
     problems: Problems
     readable: int  # ads read (any part), duplicates included
     complete: bool  # read() reached the end of the input
@@ -249,7 +253,7 @@ class AdReader:
         self.paths = [Path(p) for p in paths]
         self.fields = fields or TableFields()
         self.keep = keep
-        self.found: dict[str, int] = {}
+        self.found = IdMap()  # on disk: a million ids would otherwise be ~150 MB
         self.problems = Problems()
         self.readable = 0
         self.complete = False
@@ -312,19 +316,21 @@ class AdReader:
             if self.keep is not None and not self.keep(found.id):
                 continue
             self.problems.warnings += found.warnings
-            if found.id in self.found:
-                first = self.source_of(self.found[found.id])
+            first = self.found.earlier(found.id, place)
+            if first is not None:
                 self.problems.duplicates.append(
-                    f"{found.source}: duplicate ad id {found.id!r} (first in {first}); skipped"
+                    f"{found.source}: duplicate ad id {found.id!r} "
+                    f"(first in {self.source_of(first)}); skipped"
                 )
                 continue
-            self.found[found.id] = place
             yield found
         self.complete = True
 
     def again(self) -> Generator[Ad, None, None]:
         """The ads `read` found, read once more in the same order (nothing else is kept)."""
-        last = max(self.found.values(), default=-1)
+        last = self.found.max_value()
+        if last is None:
+            return
         for place, found in self._placed():
             if place > last:
                 return

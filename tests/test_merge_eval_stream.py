@@ -23,7 +23,7 @@ from pipeline.codings.merge import distinct_names, load_sets, merge_sets
 from pipeline.errors import InputError
 from pipeline.evaluation import tables
 from pipeline.evaluation.evaluate import evaluate_with_intervals, load_and_evaluate
-from pipeline.evaluation.render import markdown_report
+from pipeline.evaluation.render import markdown_report, write_json
 from pipeline.goldmd.parse import read_coding_file
 from pipeline.goldmd.render import consensus_notes, render
 from pipeline.record import Coding, Tool
@@ -159,9 +159,21 @@ def test_eval_scores_what_scoring_every_prediction_held_scored(tmp_path, ads):
         ids = {c.ad_id for c in gold()}
         texts = {ad.id: ad.text for ad in read_ads([ads]).ads if ad.id in ids}
     want = evaluate_with_intervals(gold(), load_codings(pred, BOOK), BOOK, texts, 200, 3)
-    assert json.dumps(report) == json.dumps(want)
+    assert json.dumps(report, default=list) == json.dumps(want)
     assert len(report["ads"]["pred_only"]) == 29 * len(gold())
     assert markdown_report(report) == markdown_report(want)
+
+
+def test_eval_writes_the_ids_it_reads_from_disk_as_the_list_it_would_hold(tmp_path):
+    pred = predictions(tmp_path, copies=4)
+    report = load_and_evaluate(REPO / "gold", pred, None, BOOK, lambda _: None, 0)
+    assert not isinstance(report["ads"]["pred_only"], list)  # a view of the ids on disk
+    write_json(report, tmp_path / "streamed.json")
+    held = report | {"ads": report["ads"] | {"pred_only": list(report["ads"]["pred_only"])}}
+    write_json(held, tmp_path / "held.json")
+    streamed = (tmp_path / "streamed.json").read_text(encoding="utf-8")
+    assert streamed == (tmp_path / "held.json").read_text(encoding="utf-8")
+    assert len(json.loads(streamed)["ads"]["pred_only"]) == 3 * len(gold())
 
 
 @pytest.mark.parametrize(

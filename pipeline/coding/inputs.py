@@ -13,6 +13,7 @@ from pipeline.ads import AdReader, TableFields, read_ads
 from pipeline.codebook import Codebook, load_codebook
 from pipeline.coding.examples import ExamplePool, Ranking
 from pipeline.goldmd.parse import read_coding_file
+from pipeline.idmap import IdMap
 
 
 @dataclass
@@ -54,9 +55,11 @@ def read_inputs(
     return Inputs(book, AdReader(ads, fields), pool, max_ad_chars)
 
 
-def read_ad_texts(path: Path, fields: TableFields, say: Callable[[str], None]) -> dict[str, str]:
-    """Ad id -> text of the ads at `path` (folder, .jsonl or .csv); problems told to `say`."""
-    batch = read_ads([path], fields)
-    for problem in batch.problems:
+def read_ad_texts(path: Path, fields: TableFields, say: Callable[[str], None]) -> IdMap:
+    """Ad id -> text of the ads at `path` (folder, .jsonl or .csv), read one at a time and
+    kept on disk (a corpus's texts need not fit in memory); problems told to `say`."""
+    reader = AdReader([path], fields)
+    texts = IdMap((ad.id, ad.text) for ad in reader.read())
+    for problem in reader.problems.all():
         say(problem)
-    return {ad.id: ad.text for ad in batch.ads}
+    return texts

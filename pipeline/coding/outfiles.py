@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
 
+from pipeline.idmap import IdMap
 from pipeline.store import atomic_writer, iter_records, record_line
 
 # What must match for a coding in OUT to stand for the coding this run would make.
@@ -40,28 +41,32 @@ def _ad_records(path: Path) -> Iterator[tuple[int, str, dict]]:
 
 class CodedIndex:
     """The provenance of the codings in a codings.jsonl, by ad id. Runs share a few
-    provenances, so each is held once and an ad costs its id."""
+    provenances, so each set of them is held once and an ad costs its id, on disk."""
 
     def __init__(self, path: Path | None):
-        self.keys: dict[str, tuple | frozenset] = {}
-        shared: dict[tuple, tuple] = {}
+        self.ids = IdMap()  # ad id -> number of its provenance set in `kinds`
+        self.kinds: list[frozenset] = []
+        numbers: dict[frozenset, int] = {}
+
+        def number(kind: frozenset) -> int:
+            if kind not in numbers:
+                numbers[kind] = len(self.kinds)
+                self.kinds.append(kind)
+            return numbers[kind]
+
         for _, ad_id, record in _ad_records(path) if path else ():
-            key = provenance_key(record.get("provenance"))
-            key = shared.setdefault(key, key)
-            known = self.keys.get(ad_id)
-            if known is None or known == key:
-                self.keys[ad_id] = key
-            else:  # coded more than once: any of its codings may match
-                before = known if isinstance(known, frozenset) else frozenset([known])
-                self.keys[ad_id] = before | {key}
+            key = frozenset([provenance_key(record.get("provenance"))])
+            known = self.ids.setdefault(ad_id, number(key))
+            if not key <= self.kinds[known]:  # coded more than once: any may match
+                self.ids[ad_id] = number(self.kinds[known] | key)
 
     def __contains__(self, ad_id: str) -> bool:
-        return ad_id in self.keys
+        return ad_id in self.ids
 
     def matches(self, ad_id: str, key: tuple) -> bool:
         """Whether a coding of the ad has provenance `key`."""
-        known = self.keys.get(ad_id)
-        return key in known if isinstance(known, frozenset) else known == key
+        known = self.ids.get(ad_id)
+        return known is not None and key in self.kinds[known]
 
 
 def keep_records(path: Path, keep: Callable[[str], bool]) -> None:

@@ -39,6 +39,7 @@ from pipeline.coding.outfiles import (
 )
 from pipeline.coding.request import system_prompt_hash
 from pipeline.goldmd.render import render, review_notes
+from pipeline.idmap import IdMap
 from pipeline.llm.client import LLM
 from pipeline.llm.faults import FatalLLMError
 from pipeline.record import CodedAd, Usage
@@ -97,7 +98,7 @@ class Run:
         self.finished: str | None = None
         self.n_ads = 0  # ads read (all of them, unless --limit stopped the reading)
         self.already_done = 0  # ads a resumed run finds coded
-        self.done: set[str] = set()  # their ids
+        self.done = IdMap()  # their ids (on disk: a resumed corpus may hold millions)
         self.not_coded: list[str] = []  # ads without a coding when the run ended
         self.status = "running"
         self._surveyed = False

@@ -1,41 +1,31 @@
-"""Coding sets too large to hold: where each ad's record is, in a DuckDB database on disk.
+"""Coding sets too large to hold: where each ad's record is, in a SQLite database on disk.
 
 `RecordIndex` reads each codings.jsonl once, checking every record as `load_jsonl` does (the
 same messages), and keeps per record only its ad id, line, byte offset and length; Markdown
 sets (coded by hand, small) are held. `by_ad` then gives every ad's codings, set by set, in
-id order, reading each record again where it lies: memory holds one ad's codings at a time,
-and DuckDB sorts the index on disk beyond `MEMORY_LIMIT`.
+id order, reading each record again where it lies: memory holds one ad's codings at a time.
+
+The index is a B-tree keyed by (ad id, set): a repeated id is found as its line is read,
+and reading it in key order is id order, with no sort; SQLite keeps a few megabytes of it
+in memory and the rest in a temporary file (`idmap.temporary_database`).
 """
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-import pyarrow as pa  # type: ignore[import-untyped]
-
 from pipeline.codebook import Codebook
-from pipeline.codings.load import _jsonl_record, iter_jsonl, read_line
+from pipeline.codings.load import _jsonl_record, decode_error_after, iter_jsonl, read_line
 from pipeline.errors import InputError
+from pipeline.idmap import temporary_database
 from pipeline.record import Coding
 
-# DuckDB spills to its temporary folder beyond this, so a million ads fit the memory of a
-# hundred thousand (`stats` at 10^5 and 10^6 ads: ~345 and ~410 MB in all; 256 MB: +40%).
-MEMORY_LIMIT = "128MB"
+CACHE_KIB = 16_384  # inserts land all over the tree: a larger cache than IdMap's saves reads
 BATCH = 10_000
-
-
-def connect(folder: Path) -> duckdb.DuckDBPyConnection:
-    """A DuckDB database in `folder` (a temporary one) that stays within MEMORY_LIMIT,
-    spilling to disk beyond it."""
-    db = duckdb.connect(str(Path(folder) / "db.duckdb"))
-    db.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
-    db.execute("SET temp_directory = '" + str(Path(folder) / "spill").replace("'", "''") + "'")
-    return db
+INSERT = "INSERT OR IGNORE INTO records VALUES (?, ?, ?, ?, ?, ?)"
 
 
 @dataclass
@@ -52,34 +42,38 @@ class RecordIndex:
     """Where each ad's record is in each coding set (`add_records`, `add_held`)."""
 
     def __init__(self) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix="autocode-index-")
-        self.db = connect(Path(self._tmp.name))
+        self.db = temporary_database(CACHE_KIB)
         self.db.execute(
-            "CREATE TABLE records (ad_id VARCHAR, src INTEGER, line BIGINT, "
-            "byte BIGINT, length BIGINT, part INTEGER)"
+            "CREATE TABLE records (ad_id TEXT NOT NULL, src INTEGER NOT NULL, line INTEGER, "
+            "byte INTEGER, length INTEGER, part INTEGER, PRIMARY KEY (ad_id, src)) WITHOUT ROWID"
         )
         self.sets: list[IndexedSet] = []
-        self._rows: list[tuple] = []
 
     def close(self) -> None:
         self.db.close()
-        self._tmp.cleanup()
 
     def add_records(self, path: Path, records: Path, book: Codebook) -> IndexedSet:
         """A codings.jsonl, every record checked as `load_jsonl` checks it."""
         indexed = IndexedSet(Path(path), Path(records), {})
         src, part, last = len(self.sets), 0, -1
-        try:
-            for lineno, offset, length, coding in iter_jsonl(records, book):
-                part = part + 1 if offset == last else 0  # a line \r or \u2028 cut in pieces
-                last = offset
-                self._add((coding.ad_id, src, lineno, offset, length, part))
-        except InputError as exc:
-            raise self._repeated(src, records) or exc from None
-        repeated = self._repeated(src, records)
-        if repeated:
-            raise repeated
-        return self._added(indexed)
+        for lineno, offset, length, coding in iter_jsonl(records, book):
+            part = part + 1 if offset == last else 0  # a line \r or \u2028 cut in pieces
+            last = offset
+            if not self.db.execute(
+                INSERT, (coding.ad_id, src, lineno, offset, length, part)
+            ).rowcount:
+                first = self._line(coding.ad_id, src)
+                again = InputError(
+                    f"{records}:{lineno}: ad {coding.ad_id!r} again (first on line {first})"
+                )
+                raise decode_error_after(records, offset) or again
+            indexed.ads += 1
+        self.sets.append(indexed)
+        return indexed
+
+    def _line(self, ad_id: str, src: int) -> int:
+        sql = "SELECT line FROM records WHERE ad_id = ? AND src = ?"
+        return self.db.execute(sql, (ad_id, src)).fetchone()[0]
 
     def add_held(self, path: Path, codings: Sequence[Coding]) -> IndexedSet:
         """Codings read into memory (Markdown); an id twice is an error, as in `load_sets`."""
@@ -88,52 +82,16 @@ class RecordIndex:
             twice = next(i for i in ids if ids.count(i) > 1)
             raise InputError(f"{path}: ad {twice!r} is coded more than once")
         src = len(self.sets)
-        for coding in codings:
-            self._add((coding.ad_id, src, None, None, None, None))
-        return self._added(IndexedSet(Path(path), None, {c.ad_id: c for c in codings}))
-
-    def _added(self, indexed: IndexedSet) -> IndexedSet:
-        self._flush()
-        src = len(self.sets)
-        rows = self.db.execute("SELECT count(*) FROM records WHERE src = ?", [src]).fetchall()
-        indexed.ads = int(rows[0][0])
+        rows = ((ad_id, src, None, None, None, None) for ad_id in ids)
+        self.db.executemany(INSERT, rows)
+        indexed = IndexedSet(Path(path), None, {c.ad_id: c for c in codings}, len(ids))
         self.sets.append(indexed)
         return indexed
 
-    def _add(self, row: tuple) -> None:
-        self._rows.append(row)
-        if len(self._rows) == BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._rows:
-            return
-        names = ("ad_id", "src", "line", "byte", "length", "part")
-        columns = {name: [r[i] for r in self._rows] for i, name in enumerate(names)}
-        self.db.register("rows_arrow", pa.table(columns))
-        self.db.execute("INSERT INTO records SELECT * FROM rows_arrow")
-        self.db.unregister("rows_arrow")
-        self._rows = []
-
-    def _repeated(self, src: int, records: Path) -> InputError | None:
-        """The first record so far (in file order) whose ad came earlier in the file: where
-        `load_jsonl`, reading the whole file, stopped first."""
-        self._flush()
-        found = self.db.execute(
-            "SELECT ad_id, line, first FROM (SELECT ad_id, line, min(line) OVER "
-            "(PARTITION BY ad_id) AS first FROM records WHERE src = ?) WHERE line > first "
-            "ORDER BY line LIMIT 1",
-            [src],
-        ).fetchall()
-        if not found:
-            return None
-        ad_id, lineno, first = found[0]
-        return InputError(f"{records}:{lineno}: ad {ad_id!r} again (first on line {first})")
-
     def by_ad(self, book: Codebook) -> Iterator[tuple[str, list[tuple[int, Coding]]]]:
-        """Every ad any set codes, in id order (as Python sorts strings), with (set, coding)
-        of each set that codes it, in the order of the sets. DuckDB sorts the index (on disk
-        where it must: a grouping into lists would have to fit in memory)."""
+        """Every ad any set codes, in id order (as Python sorts strings: SQLite compares
+        UTF-8 bytes, which is code point order), with (set, coding) of each set that codes
+        it, in the order of the sets."""
         cursor = self.db.execute(
             "SELECT ad_id, src, line, byte, length, part FROM records ORDER BY ad_id, src"
         )

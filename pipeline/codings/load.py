@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from pipeline.codebook import Codebook
 from pipeline.errors import InputError
 from pipeline.goldmd.parse import read_coding_file
+from pipeline.idmap import IdMap
 from pipeline.record import CodedAd, Coding
 from pipeline.store import read_records
 
@@ -153,31 +154,22 @@ def read_line(handle: BinaryIO, offset: int, length: int, part: int = 0) -> str:
 
 def read_jsonl(
     path: Path, book: Codebook, keep: Callable[[Coding], bool] | None = None
-) -> tuple[list[Coding], list[str]]:
+) -> tuple[list[Coding], IdMap]:
     """The records of a codings.jsonl that `keep` wants (all without it; the others are
-    read and checked, not held) and every ad id in file order; a bad line, or an ad twice,
-    is an error naming file and line."""
+    read and checked, not held) and every ad id in file order, with its line (on disk: a
+    million ids); a bad line, or an ad twice, is an error naming file and line."""
     codings: list[Coding] = []
-    ids: list[str] = []
-    seen: set[str] = set()
+    lines = IdMap()
     for lineno, offset, _, coding in iter_jsonl(path, book):
-        if coding.ad_id in seen:
-            first = _first_line(path, book, coding.ad_id)
+        first = lines.earlier(coding.ad_id, lineno)
+        if first is not None:
             again = InputError(
                 f"{path}:{lineno}: ad {coding.ad_id!r} again (first on line {first})"
             )
             raise decode_error_after(path, offset) or again
-        seen.add(coding.ad_id)
-        ids.append(coding.ad_id)
         if keep is None or keep(coding):
             codings.append(coding)
-    return codings, ids
-
-
-def _first_line(path: Path, book: Codebook, ad_id: str) -> int:
-    """The line of an ad's first record: only read again for the message (a set of ids is
-    half the memory of ids with their lines, for a million records)."""
-    return next(lineno for lineno, _, _, c in iter_jsonl(path, book) if c.ad_id == ad_id)
+    return codings, lines
 
 
 def load_jsonl(path: Path, book: Codebook) -> list[Coding]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from pipeline.ads import TableFields, read_ads
+from pipeline.ads import AdReader, TableFields
 from pipeline.codebook import Codebook
 from pipeline.codings.load import load_codings, load_markdown_dir, read_jsonl, records_file
 from pipeline.evaluation.scores import match_all, pair_codings, score_report
 from pipeline.evaluation.uncertainty import ad_counts, intervals, precision_by_support
+from pipeline.idmap import IdMap
 from pipeline.record import Coding
 
 
@@ -20,11 +21,12 @@ def load_ad_texts(
     ads: Path, ad_ids: list[str], fields: TableFields | None = None
 ) -> tuple[dict[str, str], list[str], list[str]]:
     """The texts of the given ads, read as `code` reads them (a folder, .jsonl or .csv), the
-    ids that have none, and the problems met reading them."""
+    ids that have none, and the problems met reading them. The ads are read one at a time,
+    so only the texts of the given ads are held."""
     wanted = set(ad_ids)
-    batch = read_ads([ads], fields)
-    texts = {ad.id: ad.text for ad in batch.ads if ad.id in wanted}
-    return texts, [i for i in ad_ids if i not in texts], batch.problems
+    reader = AdReader([ads], fields)
+    texts = {ad.id: ad.text for ad in reader.read() if ad.id in wanted}
+    return texts, [i for i in ad_ids if i not in texts], reader.problems.all()
 
 
 def load_and_evaluate(
@@ -56,8 +58,9 @@ def load_and_evaluate(
 
 def load_predictions(
     pred: Path, book: Codebook, gold_ids: set[str], warn
-) -> tuple[list[Coding], list[str]]:
-    """The predicted codings of gold ads, and the ids of every predicted ad. Markdown is read
+) -> tuple[list[Coding], Sequence[str] | IdMap]:
+    """The predicted codings of gold ads, and the ids of every predicted ad (on disk for a
+    codings.jsonl). Markdown is read
     whole; a codings.jsonl one record at a time, holding only the codings of gold ads."""
     records = records_file(pred)
     if records is None:
@@ -73,7 +76,7 @@ def evaluate_with_intervals(
     ad_texts: Mapping[str, str] | None = None,
     n_boot: int = 1000,
     seed: int = 0,
-    pred_ids: Sequence[str] | None = None,
+    pred_ids: Sequence[str] | IdMap | None = None,
 ) -> dict:
     """`evaluate.evaluate`'s report, plus `ci` (n_boot > 0) and `quotes.partial.by_support`;
     `pred_ids`: every predicted ad where `pred` holds only those with gold."""

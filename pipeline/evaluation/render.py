@@ -268,12 +268,35 @@ def write_markdown(report: dict, path: Path) -> None:
     write_joined(Path(path), markdown_lines(report))
 
 
+class _Listed(list):
+    """A sequence that `json.dump` writes as a list, item by item as it reads them: its
+    encoder (indented, to a file: the pure-Python one) asks a list only for its length and
+    its items, so a million ids read from disk are never held (`pred_only`)."""
+
+    def __init__(self, items: Sequence):
+        super().__init__()
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+class _ReportEncoder(json.JSONEncoder):
+    def default(self, o):
+        if isinstance(o, Sequence):
+            return _Listed(o)
+        return super().default(o)
+
+
 def write_json(report: dict, path: Path) -> None:
     """The report as indented JSON (atomically), encoded and written a piece at a time."""
     from pipeline.store import atomic_writer
 
     with atomic_writer(Path(path), "w") as handle:
-        json.dump(report, handle, indent=2, ensure_ascii=False)
+        json.dump(report, handle, indent=2, ensure_ascii=False, cls=_ReportEncoder)
         handle.write("\n")
 
 

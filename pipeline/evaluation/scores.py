@@ -17,12 +17,13 @@ it counts is in `pipeline.matching`. Definitions (README, "What is compared"):
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from pipeline.codebook import Codebook
 from pipeline.evaluation.calibration import calibration
 from pipeline.evaluation.measures import cohen_kappa, krippendorff_alpha, prf
+from pipeline.idmap import IdMap
 from pipeline.matching import (
     MODES,
     REVIEW_MODE,
@@ -44,11 +45,13 @@ from pipeline.record import Coding
 class Pairing:
     paired: list[tuple[Coding, Coding]]
     gold_only: list[str]
-    pred_only: list[str]
+    pred_only: Sequence[str]
 
 
 def pair_codings(
-    gold: Sequence[Coding], pred: Sequence[Coding], pred_ids: Sequence[str] | None = None
+    gold: Sequence[Coding],
+    pred: Sequence[Coding],
+    pred_ids: Sequence[str] | IdMap | None = None,
 ) -> Pairing:
     """Pair by ad_id, sorted by id; a duplicate id on one side is an error. `pred_ids`, where
     given, are the ids of every predicted ad (`pred` may then hold only those with gold)."""
@@ -63,8 +66,16 @@ def pair_codings(
     return Pairing(
         paired=[(g[i], p[i]) for i in sorted(g.keys() & p.keys())],
         gold_only=sorted(g.keys() - p.keys()),
-        pred_only=sorted((p.keys() if pred_ids is None else set(pred_ids)) - g.keys()),
+        pred_only=_pred_only(p.keys(), pred_ids, g.keys()),
     )
+
+
+def _pred_only(pred: Iterable[str], pred_ids, gold: Collection[str]) -> Sequence[str]:
+    """The predicted ads without gold, sorted; read from disk where the ids are (an IdMap of
+    a million predicted ads)."""
+    if isinstance(pred_ids, IdMap):
+        return pred_ids.sorted_ids(without=gold)
+    return sorted(set(pred if pred_ids is None else pred_ids) - set(gold))
 
 
 # --------------------------------------------------------------------- profile

@@ -19,6 +19,7 @@ from pathlib import Path
 # ads.py has no streaming reader; its one-ad builders are what keeps ids and texts identical
 from pipeline.ads import AD_SUFFIXES, Ad, TableFields, _ad_from_file, _ad_from_row
 from pipeline.errors import InputError
+from pipeline.idmap import IdMap
 
 Problem = Callable[[str], None]
 Row = dict | None  # the ad's row of a .jsonl/.csv table; None for an ad file
@@ -137,12 +138,12 @@ class AdStream:
     def read(self, problem: Problem = _ignore) -> Iterator[tuple[Ad, Row]]:
         """Every readable ad with its table row, in `read_ads`'s order; each problem (a bad
         line, a repeated id: the first is kept) goes to `problem` when it is met."""
-        seen: dict[str, str] = {}
+        seen = IdMap()  # id -> where it was first read, on disk (a million ids)
         for ad, row in _every_ad(self.paths, self.fields, problem):
             for warning in ad.warnings:
                 problem(warning)
-            if ad.id in seen:
-                problem(f"{ad.source}: duplicate ad id {ad.id!r} (first in {seen[ad.id]}); skipped")
+            first = seen.earlier(ad.id, ad.source)
+            if first is not None:
+                problem(f"{ad.source}: duplicate ad id {ad.id!r} (first in {first}); skipped")
                 continue
-            seen[ad.id] = ad.source
             yield ad, row

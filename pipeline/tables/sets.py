@@ -26,6 +26,7 @@ from pipeline.codings.load import (
     read_markdown,
 )
 from pipeline.errors import InputError
+from pipeline.idmap import IdMap
 from pipeline.record import Coding
 from pipeline.tables.corpus import Row
 
@@ -101,7 +102,7 @@ class RecordSet(OpenSet):
     def __init__(self, records: Path, path: str, book: Codebook):
         super().__init__(path)
         self.records = Path(records)
-        self.offsets: dict[str, int] = {}
+        self.offsets = IdMap()  # ad id -> where its line starts (on disk)
         self._handle: BinaryIO | None = None
         try:
             self._index(book)
@@ -209,7 +210,7 @@ class Join:
 
     def __init__(self, sets: list[OpenSet]):
         self.sets = sets
-        self.placed: set[str] = set()
+        self.placed = IdMap()  # the ids of the ads with a coding (on disk)
 
     def ads(self, stream: Iterable[tuple[Ad, Row]]) -> Iterator[Coded]:
         for ad, row in stream:
