@@ -629,6 +629,23 @@ def test_submit_status_fetch_ingest_happy_path(api, tmp_path):
         assert SECRET not in output.output
 
 
+def test_fetch_writes_the_files_as_they_arrive_one_line_each(api, tmp_path):
+    """The output is copied a chunk at a time: a file larger than a chunk whose last line
+    has no line break, then the error file, each line whole and counted once."""
+    server, env, _ = api
+    server.outcome = "expired"
+    batch = server.batches[submit(api)]
+    cli(["batch", "status", batch["id"]], env, code=1)  # the stand-in finishes the batch
+    output, errors = (server.files[batch[k]] for k in ("output_file_id", "error_file_id"))
+    lines = output["data"].splitlines() * 400  # ~1 MB: many chunks
+    assert len(b"\n".join(lines)) > 10 * (1 << 16)
+    output["data"] = b"\n".join(lines)  # no break after the last line
+    results = tmp_path / "results.jsonl"
+    fetched = cli(["batch", "fetch", batch["id"], "--out", results], env)
+    assert f"wrote {len(lines)} answer(s) and 3 error line(s)" in fetched.stderr
+    assert results.read_bytes() == output["data"] + b"\n" + errors["data"]
+
+
 def test_fetch_waits_for_a_batch_in_progress(api, tmp_path):
     server, env, _ = api
     server.outcome = "in_progress"

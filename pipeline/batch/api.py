@@ -11,13 +11,13 @@ import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.batch.requests import ENDPOINT, MAX_BYTES, MAX_REQUESTS
 from pipeline.errors import AutocodeError, InputError
 from pipeline.llm.backend import OPENAI_URL
 from pipeline.llm.faults import redact
-from pipeline.store import atomic_write_text
+from pipeline.store import atomic_writer
 
 FINISHED_BADLY = {"failed", "expired", "cancelled"}
 
@@ -167,10 +167,25 @@ def status(batch_id: str) -> list[str]:
     return lines
 
 
-def _download(api, file_id: str) -> str:
-    with api_errors(f"downloading file {file_id}"):
-        text = api.files.content(file_id).content.decode("utf-8")
-    return text if not text or text.endswith("\n") else text + "\n"
+CHUNK = 1 << 16
+
+
+def _download(api, file_id: str, out: IO) -> int:
+    """Append the file's bytes to `out` as they arrive (a batch's output can be hundreds of
+    megabytes), ending it with a line break; its lines."""
+    lines, last = 0, b"\n"
+    with (
+        api_errors(f"downloading file {file_id}"),
+        api.files.with_streaming_response.content(file_id) as response,
+    ):
+        for chunk in response.iter_bytes(CHUNK):
+            out.write(chunk)
+            lines += chunk.count(b"\n")
+            last = chunk[-1:] or last
+    if last != b"\n":
+        out.write(b"\n")
+        lines += 1
+    return lines
 
 
 def fetch(batch_id: str, out: Path) -> list[str]:
@@ -187,10 +202,9 @@ def fetch(batch_id: str, out: Path) -> list[str]:
             f"batch {batch.id} is {batch.status}, not completed "
             f"({_counts(batch)}); nothing to fetch yet, try again later"
         )
-    output = _download(api, batch.output_file_id) if batch.output_file_id else ""
-    errors = _download(api, batch.error_file_id) if batch.error_file_id else ""
-    atomic_write_text(Path(out), output + errors)
-    answered, failed = len(output.splitlines()), len(errors.splitlines())
+    with atomic_writer(Path(out)) as handle:
+        answered = _download(api, batch.output_file_id, handle) if batch.output_file_id else 0
+        failed = _download(api, batch.error_file_id, handle) if batch.error_file_id else 0
     messages = [
         f"wrote {answered} answer(s) and {failed} error line(s) of batch {batch.id} to {out}"
     ]

@@ -22,6 +22,7 @@ from pipeline.coding.one_ad import Outcome, RunOptions
 from pipeline.coding.run import Run
 from pipeline.coding.sampling import coder_for
 from pipeline.errors import InputError
+from pipeline.idmap import IdMap
 from pipeline.llm.client import LLM, online_llm
 from pipeline.record import Usage
 from pipeline.store import iter_records, record_at
@@ -117,8 +118,9 @@ def _lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
         raise InputError(f"{path}: cannot read the results: {exc}") from None
 
 
-# Where a line is, as one int per ad (the least a million of them can cost): the file's
-# number, the line number and the byte offset, each in its own bits.
+# Where a line is, as one int per ad: the file's number, the line number and the byte
+# offset, each in its own bits. Kept in an IdMap as its decimal text (it can pass the 64 bits
+# of a SQLite integer).
 LINE_BITS, OFFSET_BITS = 40, 48
 
 
@@ -145,7 +147,7 @@ class Results:
 
     def __init__(self, paths: list[Path]):
         self.paths = [Path(p) for p in paths]
-        self.where: dict[str, int] = {}  # ad id -> packed (file, line, offset, answered)
+        self.where = IdMap()  # ad id -> packed (file, line, offset, answered), on disk
         self.problems: list[str] = []
         for number, path in enumerate(self.paths):
             for lineno, offset, raw in _lines(path):
@@ -164,15 +166,15 @@ class Results:
             if custom_id is None:
                 return
         known = self.where.get(custom_id)
-        if known is None or not known & 1 or answered:  # the lowest bit: an answer
-            self.where[custom_id] = pack(number, lineno, offset) << 1 | answered
+        if known is None or not int(known) & 1 or answered:  # the lowest bit: an answer
+            self.where[custom_id] = str(pack(number, lineno, offset) << 1 | answered)
 
     def get(self, ad_id: str) -> Result | None:
         """The result of `ad_id`, read from its line; None when the files hold none."""
         packed = self.where.get(ad_id)
         if packed is None:
             return None
-        number, lineno, offset = unpack(packed >> 1)
+        number, lineno, offset = unpack(int(packed) >> 1)
         where = f"{self.paths[number]}:{lineno}"
         with open(self.paths[number], "rb") as handle:
             handle.seek(offset)
@@ -197,11 +199,11 @@ def check_requests(
     The request files are read twice, a line at a time: where each request is, then its
     body as its ad comes."""
     paths = [Path(p) for p in paths]
-    where: dict[str, int] = {}
+    where = IdMap()  # ad id -> packed (file, offset), as text
     for number, path in enumerate(paths):
         for offset, line in iter_records(path):
             if isinstance(line.get("custom_id"), str):
-                where[line["custom_id"]] = pack(number, 0, offset)  # a later line wins
+                where[line["custom_id"]] = str(pack(number, 0, offset))  # a later line wins
     handles = [open(path, "rb") for path in paths]  # noqa: SIM115 - closed below
     try:
         differ = [
@@ -222,8 +224,8 @@ def check_requests(
         )
 
 
-def _sent(handles: list, packed: int):
-    number, _, offset = unpack(packed)
+def _sent(handles: list, packed: str):
+    number, _, offset = unpack(int(packed))
     return record_at(handles[number], offset).get("body")
 
 
