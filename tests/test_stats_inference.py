@@ -239,6 +239,40 @@ def test_groups_differences_finite_population_and_clusters(pinned_corpus, tmp_pa
 
 
 @pytest.mark.browser
+def test_a_group_with_one_sampled_cluster_has_no_interval_not_a_crash(pinned_corpus, tmp_path):
+    """The sampled ads (the first 60) of group "one" are all of one organisation: the
+    cluster variance of its estimate is undefined, so its differences have no interval
+    (blank in CSV, null in JSON); the other figures are still written."""
+    codings, gold, sample = pinned_corpus
+    ads = tmp_path / "ads.jsonl"
+    rows = [
+        {"id": f"ad{i:04d}", "region": "one" if i < 10 else f"r{i % 3}", "org": f"o{i // 10}"}
+        for i in range(1260)
+    ]
+    ads.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "out"
+    args = ["--ads", ads, "--by", "region", "--cluster", "org", "--out", out]
+    result = run("stats", codings, "--gold", gold, "--sample", sample, *args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    with_one = [r for r in report["tables"]["differences"] if "one" in (r["group_a"], r["group_b"])]
+    assert with_one and all(r["ci_low"] is None and r["ci_high"] is None for r in with_one)
+    assert all(r["difference"] is not None for r in with_one)
+    others = [r for r in report["tables"]["differences"] if r not in with_one]
+    assert others and all(r["ci_low"] is not None for r in others)
+    blank = next(r for r in rows_of(out / "differences.csv") if r["group_a"] == "one")
+    assert blank["ci_low"] == blank["ci_high"] == ""
+    # a group sampled whole: PPI++ has nothing to impute, and is the sample's own mean
+    inference = rows_of(out / "inference.csv")
+    for target in PINNED:
+        est = {
+            r["method"]: r["estimate"]
+            for r in inference
+            if (r["target"], r["group"]) == (target, "one")
+        }
+        assert est["ppi++"] == est["classical"] != ""
+
+
 def test_the_page_shows_the_forest_plot_with_no_error_or_request(pinned_corpus, tmp_path, browser):
     codings, gold, sample = pinned_corpus
     out = tmp_path / "s"

@@ -87,6 +87,8 @@ def ppi_mean(
         imputed = lam * np.concatenate([yh, yu]).mean()
         var = (1 - n / (n + big_n)) * _cluster_var(rectifier, labelled_clusters)
         return Estimate(float(imputed + rectifier.mean()), float(np.sqrt(var)), lam)
+    if big_n == 0:  # every ad of the group is in the sample (lam is 0): the sample's mean
+        return Estimate(float(y_.mean()), float(np.sqrt(_cluster_var(y_, labelled_clusters))), lam)
     imputed_var = _cluster_var(lam * yu, unlabelled_clusters)
     var = imputed_var + _cluster_var(rectifier, labelled_clusters)
     return Estimate(float(lam * yu.mean() + rectifier.mean()), float(np.sqrt(var)), lam)
@@ -108,7 +110,8 @@ def ipw_ppi_mean(
     (docs/statistics.md); at 1 they cover."""
     yh = np.asarray(yhat, dtype=float)
     s = np.asarray(sampled, dtype=bool)
-    w = np.where(s, 1 / np.asarray(pi, dtype=float), 0.0)
+    w = np.zeros(len(s))  # 1/pi where sampled; an unsampled ad's pi may be 0 (its stratum)
+    np.divide(1.0, np.asarray(pi, dtype=float), out=w, where=s)
     yy = np.where(s, np.asarray(y, dtype=float), 0.0)
     z = yy * w + lam * yh * (1 - w)
     return Estimate(float(z.mean()), float(np.sqrt(_cluster_var(z, clusters))), lam)

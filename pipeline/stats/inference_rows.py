@@ -107,8 +107,15 @@ class Spread(Mapping[str, np.ndarray]):
         return len(self.of)
 
 
-def _clip(value: float) -> float:
-    return float(min(1.0, max(0.0, value)))
+def defined(value: float | None) -> float | None:
+    """The value, or None where it is undefined (NaN: a variance from one cluster, a test
+    without spread): a blank cell and a JSON null, never a NaN that JSON cannot hold."""
+    return None if value is None or not np.isfinite(value) else float(value)
+
+
+def _clip(value: float | None) -> float | None:
+    value = defined(value)
+    return None if value is None else float(min(1.0, max(0.0, value)))
 
 
 def _row(target, group, method, est, low, high, n_gold, n_corpus, lam=None, ess=None) -> Row:
@@ -116,13 +123,13 @@ def _row(target, group, method, est, low, high, n_gold, n_corpus, lam=None, ess=
         "target": target,
         "group": group,
         "method": method,
-        "estimate": est,
-        "ci_low": _clip(low) if low is not None else None,
-        "ci_high": _clip(high) if high is not None else None,
+        "estimate": defined(est),
+        "ci_low": _clip(low),
+        "ci_high": _clip(high),
         "n_gold": n_gold,
         "n_corpus": n_corpus,
-        "lambda": lam,
-        "ess": ess,
+        "lambda": defined(lam),
+        "ess": defined(ess),
     }
 
 
@@ -205,10 +212,10 @@ def difference_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
                     "by": by,
                     "group_a": a,
                     "group_b": b,
-                    "difference": diff,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "p_value": None if np.isnan(p) else p,
+                    "difference": defined(diff),
+                    "ci_low": defined(low),
+                    "ci_high": defined(high),
+                    "p_value": defined(p),
                 }
             )
     return with_adjusted_p(rows)
@@ -224,9 +231,9 @@ def group_test_rows(val: Validation, by: str, groups: dict[str, np.ndarray]) -> 
             {
                 "target": target,
                 "by": by,
-                "chi2": None if np.isnan(stat) else stat,
+                "chi2": defined(stat),
                 "dof": dof,
-                "p_value": None if np.isnan(p) else p,
+                "p_value": defined(p),
             }
         )
     return with_adjusted_p(rows)
