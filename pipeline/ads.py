@@ -41,6 +41,8 @@ class Ad:
     title: str | None = None
     organisation: str | None = None
     warnings: tuple[str, ...] = ()
+    # its row of a .jsonl/.csv table, for a reader asked for rows (`AdReader(rows=True)`)
+    row: dict | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass
@@ -165,7 +167,7 @@ def _ad_from_file(path: Path) -> Ad:
     return Ad(path.stem, text, str(path), title=first_line(text), warnings=tuple(warnings))
 
 
-def _ad_from_row(row: dict, fields: TableFields, source: str) -> Ad:
+def _ad_from_row(row: dict, fields: TableFields, source: str, keep_row: bool = False) -> Ad:
     missing = [f for f in (fields.id, *fields.text) if f not in row]
     if missing:
         raise ValueError(f"{source}: missing field {', '.join(map(repr, missing))}")
@@ -176,7 +178,8 @@ def _ad_from_row(row: dict, fields: TableFields, source: str) -> Ad:
     if not ad_id.strip() or ad_id.startswith(".") or any(c in ad_id for c in "/\\\0"):
         raise ValueError(f"{source}: id {ad_id!r} cannot name a draft file")
     title = row.get(fields.title) or first_line(text)
-    return Ad(ad_id, text, source, title=title, organisation=row.get(fields.organisation))
+    organisation = row.get(fields.organisation)
+    return Ad(ad_id, text, source, title, organisation, row=row if keep_row else None)
 
 
 class Skipped(str):
@@ -193,7 +196,7 @@ def _attempt(make: Callable[[], Ad]) -> Ad | Skipped:
         return Skipped(str(exc) + ("" if "skipped" in str(exc) else "; skipped"))
 
 
-def _jsonl_items(path: Path, fields: TableFields, encoding: str) -> Iterator[Item]:
+def _jsonl_items(path: Path, fields: TableFields, encoding: str, rows: bool) -> Iterator[Item]:
     for lineno, line in enumerate(table_lines(path, encoding), start=1):
         if not line.strip():
             continue
@@ -206,10 +209,10 @@ def _jsonl_items(path: Path, fields: TableFields, encoding: str) -> Iterator[Ite
         if not isinstance(row, dict):
             yield lineno, Skipped(f"{where}: not a JSON object; line skipped")
             continue
-        yield lineno, _attempt(partial(_ad_from_row, row, fields, where))
+        yield lineno, _attempt(partial(_ad_from_row, row, fields, where, rows))
 
 
-def _csv_items(path: Path, fields: TableFields, encoding: str) -> Iterator[Item]:
+def _csv_items(path: Path, fields: TableFields, encoding: str, rows: bool) -> Iterator[Item]:
     lines = table_lines(path, encoding)
     try:
         reader = csv.DictReader(lines)
@@ -219,7 +222,8 @@ def _csv_items(path: Path, fields: TableFields, encoding: str) -> Iterator[Item]
             yield 0, Skipped(f"{path}: no column {names}; file skipped")
             return
         for lineno, row in enumerate(reader, start=2):
-            yield lineno, _attempt(partial(_ad_from_row, row, fields, f"{path}:{lineno}"))
+            where = f"{path}:{lineno}"
+            yield lineno, _attempt(partial(_ad_from_row, row, fields, where, rows))
     finally:
         lines.close()  # a reader stopped early lets the file go at once
 
@@ -242,17 +246,20 @@ class AdSource(Protocol):
 
 class AdReader:
     """The ads under `paths`, in a stable order, one at a time (see AdSource). Only ads
-    whose id `keep` accepts are read (a part of the corpus); others are passed over."""
+    whose id `keep` accepts are read (a part of the corpus); others are passed over. With
+    `rows`, each ad of a table carries its row (`Ad.row`: the table's own columns)."""
 
     def __init__(
         self,
         paths: Iterable[Path],
         fields: TableFields | None = None,
         keep: Callable[[str], bool] | None = None,
+        rows: bool = False,
     ):
         self.paths = [Path(p) for p in paths]
         self.fields = fields or TableFields()
         self.keep = keep
+        self.rows = rows
         self.found = IdMap()  # on disk: a million ids would otherwise be ~150 MB
         self.problems = Problems()
         self.readable = 0
@@ -279,7 +286,7 @@ class AdReader:
             self.problems.read += warnings
             self._encodings[number] = encoding
         items = _jsonl_items if path.suffix.lower() == ".jsonl" else _csv_items
-        yield from items(path, self.fields, self._encodings[number])
+        yield from items(path, self.fields, self._encodings[number], self.rows)
 
     def _items(self, number: int, path: Path) -> Iterator[Item]:
         if path.is_dir():

@@ -390,7 +390,7 @@ def test_the_stream_reads_ads_as_read_ads_does(tmp_path, name, data):
     assert sorted(problems) == sorted(batch.problems)
 
 
-def test_the_stream_reads_a_folder_and_refuses_a_binary_table(tmp_path):
+def test_the_stream_reads_a_folder_and_skips_a_binary_table(tmp_path):
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "b.txt").write_text("Second ad\nbody", encoding="utf-8")
     (tmp_path / "raw" / "a.md").write_text("First ad\nbody", encoding="utf-8")
@@ -400,8 +400,9 @@ def test_the_stream_reads_a_folder_and_refuses_a_binary_table(tmp_path):
     batch = read_ads([tmp_path / "raw"])
     assert streamed == batch.ads and problems == batch.problems
     (tmp_path / "bin.jsonl").write_bytes(b"\x00\x01")
-    with pytest.raises(Exception, match="binary file, not text"):
-        list(AdStream([tmp_path / "bin.jsonl"]).read())
+    problems.clear()
+    assert list(AdStream([tmp_path / "bin.jsonl"]).read(problems.append)) == []
+    assert problems == [f"{tmp_path / 'bin.jsonl'}: binary file, not text; file skipped"]
 
 
 # ------------------------------------------------------------------ bounded memory
