@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -82,6 +84,15 @@ def write_project(root: Path, ids: list[str] = SAMPLE_IDS, extra_ads: dict | Non
         lines.append(json.dumps(coding.model_dump(mode="json")))
     (drafts / "codings.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {"ads": ads, "drafts": drafts, "gold": gold}
+
+
+def serve_process(project, port: int = 0, *extra: str) -> tuple[subprocess.Popen, str]:
+    """`autocode review --serve` as its own process, and the URL it prints first."""
+    args = [sys.executable, "-m", "pipeline.cli", "review", str(project["drafts"])]
+    args += ["--ads", str(project["ads"]), "--gold", str(project["gold"]), "--serve"]
+    args += ["--no-browser", "--port", str(port), "--coder", "ana", *extra]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return proc, proc.stdout.readline().strip()
 
 
 @dataclass

@@ -4,8 +4,10 @@ checks, conflicts, work in progress, blind mode, the queue, and every refusal.""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import urllib.parse
+import urllib.request
 
 import pytest
 
@@ -13,7 +15,7 @@ from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import ground
 from pipeline.review.server import MAX_BODY
 from pipeline.review.workspace import read_queue
-from tests.editor_fixtures import BOOK, REPO, SAMPLE_IDS, served, write_project
+from tests.editor_fixtures import BOOK, REPO, SAMPLE_IDS, serve_process, served, write_project
 
 AD = SAMPLE_IDS[0]
 
@@ -202,6 +204,31 @@ def test_own_origin_token_in_the_query_and_the_cookie_it_sets_are_accepted(proje
         cookie = {"Cookie": headers["Set-Cookie"].split(";")[0]}
         assert editor.request("GET", "/api/ads", headers=cookie, token=False)[0] == 200
         assert "Content-Security-Policy" in headers
+
+
+@pytest.mark.parametrize(
+    ("extra", "served_ids"),
+    [
+        (["--limit", "2"], SAMPLE_IDS[:2]),  # no agreement in these drafts: OUT's order
+        (["--ids", "ids.txt"], [SAMPLE_IDS[3], SAMPLE_IDS[1]]),
+        (["--queue", "ids.txt", "--limit", "1"], [SAMPLE_IDS[3]]),
+    ],
+    ids=["limit", "ids", "queue-limit"],
+)
+def test_the_served_editor_takes_ids_limit_and_queue(project, tmp_path, extra, served_ids):
+    (tmp_path / "ids.txt").write_text(f"{SAMPLE_IDS[3]}\n{SAMPLE_IDS[1]}\n")
+    extra = [str(tmp_path / a) if a == "ids.txt" else a for a in extra]
+    proc, url = serve_process(project, 0, *extra)
+    try:
+        base, token = url.split("/?token=")
+        request = urllib.request.Request(f"{base}/api/ads", headers={"X-Autocode-Token": token})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            listed = json.loads(response.read())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(15)
+    assert sorted(item["id"] for item in listed["items"]) == sorted(served_ids)
+    assert listed["total"] == len(served_ids)
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(project):

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +13,7 @@ from pipeline.goldmd.parse import read_coding_file
 from pipeline.grounding import ground
 from pipeline.record import Coding, Quote
 from tests.conftest import watched_page
-from tests.editor_fixtures import BOOK, SAMPLE_IDS, SELECT, served, write_project
+from tests.editor_fixtures import BOOK, SAMPLE_IDS, SELECT, serve_process, served, write_project
 
 pytestmark = pytest.mark.browser
 AD = SAMPLE_IDS[1]
@@ -163,14 +161,6 @@ def test_two_tabs_in_conflict_keep_the_second_coders_work(browser, project):
     assert saved_gold(project).profile == "Software Engineer"
     assert data["wip"]["state"]["profile"] == "GenAI Specialist"  # the second tab's work kept
     assert first.problems == [] and [p for p in second.problems if "409" not in p] == []
-
-
-def serve_process(project, port: int = 0) -> tuple[subprocess.Popen, str]:
-    args = [sys.executable, "-m", "pipeline.cli", "review", str(project["drafts"])]
-    args += ["--ads", str(project["ads"]), "--gold", str(project["gold"]), "--serve"]
-    args += ["--no-browser", "--port", str(port), "--coder", "ana"]
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return proc, proc.stdout.readline().strip()
 
 
 def test_work_is_restored_after_the_server_was_killed(browser, project):

@@ -59,7 +59,8 @@ from pipeline.errors import InputError
 @click.option(
     "--limit",
     type=click.IntRange(0),
-    help="Pages for the first N ads only (after --sort and --ids).",
+    help="Pages for the first N ads only (after --sort and --ids); with --serve, the "
+    "editor's first N (of the queue, else of the drafts by --sort).",
 )
 @click.option(
     "--serve",
@@ -95,7 +96,7 @@ from pipeline.errors import InputError
     type=ExistingFile,
     help="--serve: the ads to code, in order: ids one per line or a CSV with an ad_id column "
     "(sample.csv); only these are read, so a large corpus opens at once. Default: every "
-    "draft, lowest agreement first.",
+    "draft (or those of --ids, --limit), lowest agreement first.",
 )
 @table_options
 @codebook_option
@@ -148,28 +149,28 @@ def command(
 
     book, fields = load_codebook(codebook_path), table_fields(id_field, text_fields)
     by_agreement = sort == "agreement"
-    if serve:
-        where = (host, port, not no_browser)
-        _serve(out, ads, gold, book, fields, by_agreement, queue_path, coder, blind, where)
-        return
     ids = read_queue(ids_path) if ids_path else None
+    if serve:
+        queue = read_queue(queue_path)[:limit] if queue_path else None  # only these are read
+        chosen = Selection(ids, limit, by_agreement) if queue is None else Selection(queue)
+        where = (host, port, not no_browser)
+        _serve(out, ads, gold, book, fields, chosen, queue, coder, blind, where)
+        return
     inp = load_review(out, ads, gold, book, fields, Selection(ids, limit, by_agreement))
     for problem in inp.problems:
         warn(problem)
     click.echo(write_site(build_site(inp, book, by_agreement), html))
 
 
-def _serve(out, ads, gold, book, fields, by_agreement, queue_path, coder, blind, where) -> None:
-    from pipeline.review.selection import Selection
+def _serve(out, ads, gold, book, fields, chosen, queue, coder, blind, where) -> None:
     from pipeline.review.serve import serve
     from pipeline.review.session import make_session
     from pipeline.review.site import load_review
-    from pipeline.review.workspace import Workspace, read_queue
+    from pipeline.review.workspace import Workspace
 
     if gold is None or ads is None:
         raise InputError("--serve needs --gold (where saved codings go) and --ads (the ad texts)")
-    queue = read_queue(queue_path) if queue_path else None  # only the queue's ads are read
-    inp = load_review(out, ads, gold, book, fields, Selection(queue, None, by_agreement))
+    inp = load_review(out, ads, gold, book, fields, chosen)
     for problem in inp.problems:
         warn(problem)
     session = make_session(inp, book, Workspace(gold, book, coder, blind), queue)

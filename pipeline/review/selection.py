@@ -1,20 +1,30 @@
 """Which drafts get a page, read without holding the corpus (a review of a million ads).
 
-A codings.jsonl is read twice: once line by line, keeping of each record only its id, its
-agreement and where it starts, and counting profiles and entries for the index's charts;
-then the chosen records are read again by their offsets. The ads are read the same way,
+A codings.jsonl is read twice: once line by line, choosing as it goes (the drafts of `--ids`,
+or the first `--limit`, or the `--limit` of lowest agreement, kept with where each starts;
+ids met are kept on disk) and counting profiles and entries for the index's charts; then
+the chosen records are read again by their offsets. The ads are read the same way,
 only those chosen kept (`ads.AdReader` with `keep`). A corpus reviewed whole (no `--ids`, no
 `--limit`) is chosen whole, as before.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import heapq
+from collections import Counter, deque
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 
+from pipeline.idmap import IdMap
 from pipeline.record import Coding
 from pipeline.store import iter_records, record_at
+
+
+def _by_agreement(numbered: tuple[int, tuple]) -> tuple:
+    number, (_, agreement, *_) = numbered
+    return (agreement is None, agreement or 0.0, number)
 
 
 @dataclass(frozen=True)
@@ -26,13 +36,22 @@ class Selection:
     limit: int | None = None
     by_agreement: bool = False
 
-    def choose(self, entries: list[tuple[str, float | None]]) -> list[str]:
+    def choose(self, entries: Iterable[tuple]) -> list[str]:
         """The chosen ids, in page order, of (id, agreement) pairs in OUT's order."""
-        if self.by_agreement:  # a stable sort: drafts without agreement keep OUT's order
-            entries = sorted(entries, key=lambda e: (e[1] is None, e[1] or 0.0))
+        return [entry[0] for entry in self.pick(entries)]
+
+    def pick(self, entries: Iterable[tuple]) -> list[tuple]:
+        """The chosen entries (id, agreement, ...) in page order, of entries in OUT's order;
+        at most `limit` of them (or the `ids` asked for) are held, however many come."""
         wanted = None if self.ids is None else set(self.ids)
-        chosen = [i for i, _ in entries if wanted is None or i in wanted]
-        return chosen[: self.limit] if self.limit is not None else chosen
+        kept = (e for e in entries if wanted is None or e[0] in wanted)
+        if not self.by_agreement:
+            return list(islice(kept, self.limit))
+        numbered = enumerate(kept)  # the number keeps the order stable: drafts without
+        key = _by_agreement  # agreement, and ties, stay in OUT's order
+        if self.limit is None:
+            return [entry for _, entry in sorted(numbered, key=key)]
+        return [entry for _, entry in heapq.nsmallest(self.limit, numbered, key=key)]
 
 
 @dataclass
@@ -61,29 +80,35 @@ def tally_of(codings: list[Coding]) -> Tally:
 
 @dataclass
 class Survey:
-    """A codings.jsonl at a glance: (id, agreement) in file order, offsets, the tally."""
+    """A codings.jsonl at a glance: the chosen (id, agreement, offset), the tally."""
 
-    entries: list[tuple[str, float | None]] = field(default_factory=list)
-    offsets: dict[str, int] = field(default_factory=dict)
+    chosen: list[tuple[str, float | None, int]] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)
 
 
-def survey(path: Path) -> Survey:
-    """One pass over the records; a record without an id, or an id met before, is passed
-    over here (the chosen ones are checked in full when they are read)."""
-    found = Survey()
-    for offset, record in iter_records(path):
-        ad_id = record.get("ad_id")
-        if not isinstance(ad_id, str) or ad_id in found.offsets:
-            continue
-        agreement = record.get("agreement")
-        found.offsets[ad_id] = offset
-        found.entries.append((ad_id, agreement if isinstance(agreement, int | float) else None))
-        found.tally.add(record)
+def survey(path: Path, selection: Selection) -> Survey:
+    """One pass over the records, choosing as it goes (what is held is the chosen entries,
+    and every id, on disk); a record without an id, or an id met before, is passed over
+    here (the chosen ones are checked in full when they are read)."""
+    found, seen = Survey(), IdMap()
+
+    def entries() -> Iterator[tuple[str, float | None, int]]:
+        for offset, record in iter_records(path):
+            ad_id = record.get("ad_id")
+            if not isinstance(ad_id, str) or not seen.add(ad_id):
+                continue
+            agreement = record.get("agreement")
+            found.tally.add(record)
+            yield ad_id, agreement if isinstance(agreement, int | float) else None, offset
+
+    every = entries()
+    found.chosen = selection.pick(every)
+    deque(every, maxlen=0)  # the rest, for the tally (--limit stops picking early)
+    seen.close()
     return found
 
 
-def chosen_records(path: Path, offsets: dict[str, int], ids: list[str]) -> list[dict]:
-    """The records of `ids`, read again by their offsets, in that order."""
+def chosen_records(path: Path, chosen: list[tuple[str, float | None, int]]) -> list[dict]:
+    """The records of the chosen entries, read again by their offsets, in that order."""
     with open(path, "rb") as handle:
-        return [record_at(handle, offsets[i]) for i in ids]
+        return [record_at(handle, offset) for _, _, offset in chosen]

@@ -148,11 +148,11 @@ def _drafts(out: Path, ads_path, fields, book: Codebook, selection: Selection):
     """The chosen drafts, the ads they need, every draft's tally, and the problems."""
     records_path = out / "codings.jsonl"
     if records_path.exists():
-        found = survey(records_path)
-        chosen = selection.choose(found.entries)
+        found = survey(records_path, selection)
+        chosen = [ad_id for ad_id, _, _ in found.chosen]
         ads, problems = _read_ads(ads_path, fields, chosen)
         texts = {ad_id: ad.text for ad_id, ad in ads.items()}
-        records = chosen_records(records_path, found.offsets, chosen)
+        records = chosen_records(records_path, found.chosen)
         drafts, more = drafts_from_records(records, records_path, texts)
         return drafts, ads, found.tally, problems + more
     ads, problems = _read_ads(ads_path, fields, None)  # Markdown drafts: a few hundred files
