@@ -14,6 +14,7 @@ code point order.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
@@ -34,11 +35,14 @@ def temporary_database(cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
 
 
 class IdMap(Mapping[str, Value]):
-    """str -> int | str | None on disk, in insertion order (see the module's doc)."""
+    """str -> int | str | None on disk, in insertion order (see the module's doc). Safe to
+    share between threads (the coders of a run look results up at once): each statement
+    runs under the map's lock."""
 
     def __init__(self, items: Iterable[tuple[str, Value]] = ()):
         self.db = temporary_database()
         self.db.execute("CREATE TABLE ids (id TEXT NOT NULL UNIQUE, value)")
+        self._lock = threading.Lock()
         self._count = 0
         for key, value in items:
             self.setdefault(key, value)
@@ -52,59 +56,66 @@ class IdMap(Mapping[str, Value]):
     def __exit__(self, *_) -> None:
         self.close()
 
+    def _changed(self, sql: str, args: tuple) -> int:
+        """Rows the statement changed."""
+        with self._lock:
+            return self.db.execute(sql, args).rowcount
+
+    def _one(self, sql: str, args: tuple = ()) -> tuple | None:
+        with self._lock:
+            return self.db.execute(sql, args).fetchone()
+
+    def _insert(self, key: str, value: Value) -> bool:
+        """Give a new `key` its value; whether it was new."""
+        added = self._changed("INSERT OR IGNORE INTO ids VALUES (?, ?)", (key, value))
+        self._count += added
+        return bool(added)
+
     def setdefault(self, key: str, value: Value = None) -> Value:
         """The value of `key`: the one it already has, else `value`, which it now has."""
-        added = self.db.execute("INSERT OR IGNORE INTO ids VALUES (?, ?)", (key, value))
-        if added.rowcount:
-            self._count += 1
-            return value
-        return self[key]
+        return value if self._insert(key, value) else self[key]
 
     def earlier(self, key: str, value: Value) -> Value:
         """None when `key` is new (it now has `value`), else the value it already has: the
         one check a reader makes per id, for repeats."""
-        added = self.db.execute("INSERT OR IGNORE INTO ids VALUES (?, ?)", (key, value))
-        if added.rowcount:
-            self._count += 1
-            return None
-        return self[key]
+        return None if self._insert(key, value) else self[key]
 
     def add(self, key: str) -> bool:
         """Add `key` (as a set adds it); whether it is new."""
-        added = self.db.execute("INSERT OR IGNORE INTO ids VALUES (?, NULL)", (key,))
-        self._count += added.rowcount
-        return bool(added.rowcount)
+        return self._insert(key, None)
 
     def __setitem__(self, key: str, value: Value) -> None:
         """Set `key`'s value; a new key comes last, a known one keeps its place."""
-        before = self.db.total_changes
-        self.db.execute("UPDATE ids SET value = ? WHERE id = ?", (value, key))
-        if self.db.total_changes == before:
-            self.db.execute("INSERT INTO ids VALUES (?, ?)", (key, value))
-            self._count += 1
+        if not self._changed("UPDATE ids SET value = ? WHERE id = ?", (value, key)):
+            self._insert(key, value)
 
     def __getitem__(self, key: str) -> Value:
-        row = self.db.execute("SELECT value FROM ids WHERE id = ?", (key,)).fetchone()
+        row = self._one("SELECT value FROM ids WHERE id = ?", (key,))
         if row is None:
             raise KeyError(key)
         return row[0]
 
     def get(self, key: str, default: Value = None) -> Value:  # type: ignore[override]
-        row = self.db.execute("SELECT value FROM ids WHERE id = ?", (key,)).fetchone()
+        row = self._one("SELECT value FROM ids WHERE id = ?", (key,))
         return default if row is None else row[0]
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, str):
             return False
-        return self.db.execute("SELECT 1 FROM ids WHERE id = ?", (key,)).fetchone() is not None
+        return self._one("SELECT 1 FROM ids WHERE id = ?", (key,)) is not None
 
     def __len__(self) -> int:
         return self._count
 
     def _rows(self, sql: str, args: tuple = ()) -> Iterator[tuple]:
         # a cursor of its own: lookups made while iterating do not disturb it
-        cursor = self.db.execute(sql, args)
-        while rows := cursor.fetchmany(BATCH):
+        with self._lock:
+            cursor = self.db.execute(sql, args)
+        while True:
+            with self._lock:
+                rows = cursor.fetchmany(BATCH)
+            if not rows:
+                return
             yield from rows
 
     def __iter__(self) -> Iterator[str]:
@@ -118,7 +129,8 @@ class IdMap(Mapping[str, Value]):
 
     def max_value(self) -> Value:
         """The largest value (None when empty)."""
-        return self.db.execute("SELECT max(value) FROM ids").fetchone()[0]
+        row = self._one("SELECT max(value) FROM ids")
+        return None if row is None else row[0]
 
     def sorted_ids(self, without: Iterable[str] = ()) -> SortedIds:
         """The ids in Python's sort order, leaving out `without` (a few: gold ads, say)."""
@@ -130,13 +142,13 @@ class SortedIds(Sequence[str]):
 
     def __init__(self, ids: IdMap, without: list[str]):
         self.ids = ids
-        self._table = f"without_{id(self)}"
-        ids.db.execute(f"CREATE TEMP TABLE {self._table} (id TEXT PRIMARY KEY)")
-        ids.db.executemany(
-            f"INSERT OR IGNORE INTO {self._table} VALUES (?)", ((i,) for i in without)
-        )
-        self._where = f"WHERE id NOT IN (SELECT id FROM {self._table})"
-        self._len = ids.db.execute(f"SELECT count(*) FROM ids {self._where}").fetchone()[0]
+        table = f"without_{id(self)}"
+        with ids._lock:
+            ids.db.execute(f"CREATE TEMP TABLE {table} (id TEXT PRIMARY KEY)")
+            ids.db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?)", ((i,) for i in without))
+        self._where = f"WHERE id NOT IN (SELECT id FROM {table})"
+        counted = ids._one(f"SELECT count(*) FROM ids {self._where}")
+        self._len = counted[0] if counted else 0
 
     def __len__(self) -> int:
         return self._len
@@ -155,8 +167,12 @@ class SortedIds(Sequence[str]):
         index = index + len(self) if index < 0 else index
         if not 0 <= index < len(self):
             raise IndexError(index)
-        sql = f"SELECT id FROM ids {self._where} ORDER BY id LIMIT 1 OFFSET ?"
-        return self.ids.db.execute(sql, (index,)).fetchone()[0]
+        row = self.ids._one(
+            f"SELECT id FROM ids {self._where} ORDER BY id LIMIT 1 OFFSET ?", (index,)
+        )
+        if row is None:
+            raise IndexError(index)
+        return row[0]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence) or isinstance(other, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -51,6 +52,26 @@ def test_sorted_ids_are_in_pythons_order_without_the_ones_left_out():
     with pytest.raises(IndexError):
         view[len(want)]
     assert IdMap().sorted_ids() == [] and not IdMap().sorted_ids()
+
+
+def test_threads_may_share_it():
+    """The coders of a run look their results up at once while the map is read."""
+    ids = IdMap((f"ad{n}", n) for n in range(2000))
+    wrong: list[str] = []
+
+    def look(start: int) -> None:
+        for n in range(start, 2000, 7):
+            if ids.get(f"ad{n}") != n or f"ad{n}" not in ids:
+                wrong.append(f"ad{n}")
+        ids.add(f"extra{start}")
+
+    threads = [threading.Thread(target=look, args=(k,)) for k in range(7)]
+    for thread in threads:
+        thread.start()
+    listed = list(ids.values())  # iterating while the threads look up and add
+    for thread in threads:
+        thread.join()
+    assert wrong == [] and listed[:2000] == list(range(2000)) and len(ids) == 2007
 
 
 # VmHWM: this process's peak (getrusage's would start from the parent's, across exec)
