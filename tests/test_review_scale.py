@@ -65,6 +65,22 @@ def test_limit_and_ids_choose_the_pages_and_the_charts_count_every_draft(tmp_pat
     ]
 
 
+def test_too_many_drafts_for_a_page_each_are_refused_with_the_way_out(tmp_path, monkeypatch):
+    import pipeline.review.selection as selection
+
+    monkeypatch.setattr(selection, "MAX_WHOLE", 50)
+    paths = corpus(tmp_path, 60)
+    args = ["review", str(paths["out"]), "--ads", str(paths["ads"]), "--html", str(tmp_path / "s")]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2
+    assert f"{paths['out'] / 'codings.jsonl'}: more than 50 drafts" in refused.output
+    assert "--ids FILE" in refused.output and "--limit N" in refused.output
+    assert not (tmp_path / "s").exists()
+    chosen = CliRunner().invoke(main, [*args, "--limit", "55"])
+    assert chosen.exit_code == 0, chosen.output
+    assert len(list((tmp_path / "s").glob("ad-*.html"))) == 55
+
+
 @pytest.mark.parametrize("limit", [None, 0, 1, 7, 40, 100])
 @pytest.mark.parametrize("by_agreement", [False, True])
 def test_picking_as_the_drafts_come_is_sorting_all_then_slicing(limit, by_agreement):

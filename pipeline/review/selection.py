@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+from pipeline.errors import InputError
 from pipeline.idmap import IdMap
 from pipeline.record import Coding
 from pipeline.store import iter_records, record_at
@@ -78,6 +79,18 @@ def tally_of(codings: list[Coding]) -> Tally:
     return tally
 
 
+# Drafts reviewed whole at most: beyond, a page each (or an editor of all) would hold them all.
+MAX_WHOLE = 100_000
+
+
+def too_many(path: Path) -> str:
+    return (
+        f"{path}: more than {MAX_WHOLE:,} drafts, too many for a page each (or an editor of "
+        f"all); choose some: --ids FILE (a sample, such as autocode sample's sample.csv), "
+        f"--limit N (with --sort agreement, the N least agreed), or --queue FILE with --serve"
+    )
+
+
 @dataclass
 class Survey:
     """A codings.jsonl at a glance: the chosen (id, agreement, offset), the tally."""
@@ -91,12 +104,15 @@ def survey(path: Path, selection: Selection) -> Survey:
     and every id, on disk); a record without an id, or an id met before, is passed over
     here (the chosen ones are checked in full when they are read)."""
     found, seen = Survey(), IdMap()
+    whole = selection.ids is None and selection.limit is None
 
     def entries() -> Iterator[tuple[str, float | None, int]]:
         for offset, record in iter_records(path):
             ad_id = record.get("ad_id")
             if not isinstance(ad_id, str) or not seen.add(ad_id):
                 continue
+            if whole and len(seen) > MAX_WHOLE:
+                raise InputError(too_many(path))
             agreement = record.get("agreement")
             found.tally.add(record)
             yield ad_id, agreement if isinstance(agreement, int | float) else None, offset
