@@ -2,8 +2,8 @@
 per quote or tool) and `ads` (a row per ad and coding set), as CSV or Parquet.
 
 The ads are read twice, one at a time (first for the columns of their table, then to write),
-and each coding is read when its ad comes; what stays in memory is each set's offset per ad,
-the ids of the ads placed and one batch of rows.
+and each coding is read when its ad comes; what stays in memory is one batch of rows (each
+set's offset per ad and the ids of the ads placed are on disk).
 """
 
 from __future__ import annotations

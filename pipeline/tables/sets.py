@@ -2,8 +2,8 @@
 
 A codings.jsonl is read twice: once line by line, checking every record as
 `codings.load.load_jsonl` does (the same messages, before anything is written) and noting
-where each ad's line starts; then one line per lookup. Only that offset per ad stays in
-memory, not the codings. Markdown sets (hand codings, a few hundred files at most) are
+where each ad's line starts (kept on disk, `pipeline.idmap`); then one line per lookup. The
+codings are never held. Markdown sets (hand codings, a few hundred files at most) are
 loaded whole.
 """
 
