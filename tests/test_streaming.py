@@ -5,6 +5,7 @@ and OUT's JSON-lines files are filtered and ordered a line at a time."""
 from __future__ import annotations
 
 import json
+import random
 import threading
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from pipeline.ads import (
 from pipeline.coding.one_ad import RunOptions, code_one
 from pipeline.coding.outfiles import codings_in_order, failures_in_order, samples_in_order
 from pipeline.coding.run import Run, in_flight
+from pipeline.idmap import IdMap
 from pipeline.llm.cache import DiskCache
 from pipeline.llm.client import LLM
 from pipeline.store import copy_records, iter_records
@@ -246,3 +248,41 @@ def test_outputs_are_put_in_input_order(tmp_path):
     assert [r["ad_id"] for _, r in iter_records(failures)] == ["c", "b"]
     copy_records(failures, failures_in_order(failures, found), failures)
     assert [r["ad_id"] for _, r in iter_records(failures)] == ["b", "c"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_order_made_on_disk_is_the_order_of_sorting_in_memory(tmp_path, seed):
+    """Random outputs (repeats, other parts' ads, sample numbers, ties) ordered as sorting
+    the records in Python orders them."""
+    rng = random.Random(seed)
+    found = IdMap((f"in{i}", 10 * i + rng.randrange(3)) for i in range(300))
+    ids = [
+        f"in{rng.randrange(400)}" if rng.random() < 0.8 else f"out{rng.randrange(50)}"
+        for _ in range(900)
+    ]
+    records = [{"ad_id": a, "sample": rng.randrange(4), "n": k} for k, a in enumerate(ids)]
+    path = tmp_path / "out.jsonl"
+    write(path, records)
+    offsets = [offset for offset, _ in iter_records(path)]
+    rows = [
+        (found.get(r["ad_id"]), r["ad_id"], r["sample"], at)
+        for r, at in zip(records, offsets, strict=True)
+    ]
+    mine = [r for r in rows if r[0] is not None]
+    theirs = [r for r in rows if r[0] is None]
+
+    last: dict = {}
+    for row in sorted(mine, key=lambda r: (r[0], r[3])):
+        last[row[0]] = row[3]  # sorted by place then offset: the last is the latest
+    firsts: dict = {}
+    for row in theirs:
+        firsts[row[1]] = row[3]  # the dict keeps where the ad first came, with its latest
+    order, missing = codings_in_order(path, found)
+    assert list(order) == [*last.values(), *firsts.values()]
+    assert missing == [a for a, place in found.items() if place not in last]
+    samples = [r[3] for r in sorted(mine)] + [
+        r[3] for r in sorted(theirs, key=lambda r: (r[2], r[3]))
+    ]
+    assert list(samples_in_order(path, found)) == samples
+    failures = [r[3] for r in sorted(mine, key=lambda r: (r[0], r[3]))] + [r[3] for r in theirs]
+    assert list(failures_in_order(path, found)) == failures

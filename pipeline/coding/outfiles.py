@@ -1,6 +1,7 @@
 """OUT's JSON-lines files (codings.jsonl, samples.jsonl, failures.jsonl) at corpus scale:
 which ads a folder already holds a coding of, and the files filtered or put in input order,
-read a line at a time. What is held per record is an id or two numbers, never the record.
+read a line at a time. What is held per record is nothing: the ids and the order are kept in
+temporary SQLite databases on disk.
 
 `found` is where each ad of the input was read (`pipeline.ads.AdSource.found`): an int that
 grows in input order, so sorting by it is sorting in input order.
@@ -8,15 +9,14 @@ grows in input order, so sorting by it is sorting in input order.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable, Iterator, Mapping
-from itertools import chain
 from pathlib import Path
 
-from pipeline.idmap import IdMap
+from pipeline.idmap import IdMap, temporary_database
 from pipeline.store import atomic_writer, iter_records, record_line
 
 # What must match for a coding in OUT to stand for the coding this run would make.
+BATCH = 10_000  # rows fetched at a time from an ordering
 PROVENANCE_KEYS = ("model", "codebook_sha256", "prompt_sha256", "samples", "min_support")
 
 
@@ -78,73 +78,81 @@ def keep_records(path: Path, keep: Callable[[str], bool]) -> None:
                 out.write(record_line(record))
 
 
-def _placed(path: Path, found: Mapping[str, int], sub: str | None = None):
-    """Place in the input, `sub` field (0 without) and offset of each record of an input
-    ad, as three int arrays; and (ad id, sub, offset) of the others, in file order."""
-    places, subs, offsets = array("q"), array("q"), array("q")
-    others: list[tuple[str, int, int]] = []
-    for offset, ad_id, record in _ad_records(path):
-        value = record.get(sub, 0) if sub else 0
-        value = value if isinstance(value, int) else 0
-        place = found.get(ad_id)
-        if place is None:
-            others.append((ad_id, value, offset))
-        else:
-            places.append(place)
-            subs.append(value)
-            offsets.append(offset)
-    return places, subs, offsets, others
+class _Placed:
+    """Each record of an output file as (place in the input, `sub` field, offset), or (ad id,
+    `sub`, offset) for an ad not in the input, in a temporary SQLite table: ordered there,
+    on disk, so a million records are never a million numbers in memory."""
 
+    def __init__(self, path: Path, found: Mapping[str, int], sub: str | None = None):
+        self.db = temporary_database()
+        self.db.execute("CREATE TABLE rows (place INTEGER, ad TEXT, sub INTEGER, offset INTEGER)")
+        self.db.executemany("INSERT INTO rows VALUES (?, ?, ?, ?)", self._rows(path, found, sub))
+        self.db.execute("CREATE INDEX by_place ON rows (place, sub, offset)")
 
-def _sorted(keys: list[array], offsets: array):
-    """The primary key and the offsets, sorted by keys[0], then keys[1]…, then offset (file
-    order)."""
-    import numpy as np
+    @staticmethod
+    def _rows(path: Path, found: Mapping[str, int], sub: str | None) -> Iterator[tuple]:
+        for offset, ad_id, record in _ad_records(path):
+            value = record.get(sub, 0) if sub else 0
+            value = value if isinstance(value, int) else 0
+            place = found.get(ad_id)
+            yield place, None if place is not None else ad_id, value, offset
 
-    def column(values: array):
-        return np.frombuffer(values, dtype=np.int64) if len(values) else np.zeros(0, np.int64)
+    def offsets(self, *queries: str) -> Iterator[int]:
+        """The first column of each query in turn, read a batch at a time; the table goes
+        at the end."""
+        try:
+            for sql in queries:
+                cursor = self.db.execute(sql)
+                while rows := cursor.fetchmany(BATCH):
+                    yield from (row[0] for row in rows)
+        finally:
+            self.db.close()
 
-    at, columns = column(offsets), [column(k) for k in keys]
-    order = np.lexsort([at, *columns[::-1]])  # the last key is the primary one
-    return columns[0][order], at[order]
+    def places(self) -> Iterator[int]:
+        """The input places that have a record, ascending."""
+        sql = "SELECT DISTINCT place FROM rows WHERE place IS NOT NULL ORDER BY place"
+        cursor = self.db.execute(sql)
+        while rows := cursor.fetchmany(BATCH):
+            yield from (row[0] for row in rows)
 
 
 def codings_in_order(path: Path, found: Mapping[str, int]) -> tuple[Iterator[int], list[str]]:
     """The offsets of codings.jsonl's records in the order a finished run writes them: one
     per input ad in input order (its last record), then the records of other ads (each
     ad's last, where it first appeared); and the input ads without a coding."""
-    import numpy as np
-
-    places, _, offsets, others = _placed(path, found)
-    place, offset = _sorted([places], offsets)
-    last = np.append(place[1:] != place[:-1], True) if len(place) else place.astype(bool)
-    coded = place[last]
-    latest: dict[str, int] = {}
-    for ad_id, _, at in others:
-        latest[ad_id] = at  # a dict keeps where the ad first came, with its last record
-    return chain(map(int, offset[last]), latest.values()), _missing(found, coded)
+    placed = _Placed(path, found)
+    missing = _missing(found, placed.places())
+    order = placed.offsets(
+        "SELECT max(offset) FROM rows WHERE place IS NOT NULL GROUP BY place ORDER BY place",
+        "SELECT max(offset) FROM rows WHERE place IS NULL GROUP BY ad ORDER BY min(offset)",
+    )
+    return order, missing
 
 
-def _missing(found: Mapping[str, int], coded) -> list[str]:
-    """The ads of `found` whose place is not among `coded`, in input order."""
-    import numpy as np
-
-    places = np.fromiter(found.values(), dtype=np.int64, count=len(found))
-    have = np.isin(places, coded)
-    return [ad_id for ad_id, has in zip(found, have, strict=True) if not has]
+def _missing(found: Mapping[str, int], coded: Iterator[int]) -> list[str]:
+    """The ads of `found` whose place is not among `coded` (ascending), in input order: the
+    two are walked side by side, as `found` lists its ads in input order."""
+    missing, have = [], next(coded, None)
+    for ad_id, place in found.items():
+        while have is not None and have < place:
+            have = next(coded, None)
+        if have != place:
+            missing.append(ad_id)
+    return missing
 
 
 def samples_in_order(path: Path, found: Mapping[str, int]) -> Iterator[int]:
     """The offsets of samples.jsonl's records by input ad, then sample number; the samples
     of other ads after, by sample number (file order breaks ties)."""
-    places, subs, offsets, others = _placed(path, found, sub="sample")
-    _, offset = _sorted([places, subs], offsets)
-    rest = sorted(others, key=lambda other: other[1])
-    return chain(map(int, offset), (at for _, _, at in rest))
+    return _Placed(path, found, sub="sample").offsets(
+        "SELECT offset FROM rows WHERE place IS NOT NULL ORDER BY place, sub, offset",
+        "SELECT offset FROM rows WHERE place IS NULL ORDER BY sub, offset",
+    )
 
 
 def failures_in_order(path: Path, found: Mapping[str, int]) -> Iterator[int]:
     """The offsets of failures.jsonl's records in input order."""
-    places, _, offsets, others = _placed(path, found)
-    _, offset = _sorted([places], offsets)
-    return chain(map(int, offset), (at for _, _, at in others))
+    return _Placed(path, found).offsets(
+        "SELECT offset FROM rows WHERE place IS NOT NULL ORDER BY place, offset",
+        "SELECT offset FROM rows WHERE place IS NULL ORDER BY offset",
+    )
