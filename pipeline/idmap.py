@@ -34,6 +34,13 @@ def temporary_database(cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
     return db
 
 
+def fetched(cursor, batch: int = BATCH) -> Iterator[tuple]:
+    """A query's rows, fetched `batch` at a time (any DB-API cursor: SQLite's, DuckDB's), so
+    a result of a million rows is never a list of them."""
+    while rows := cursor.fetchmany(batch):
+        yield from rows
+
+
 class IdMap(Mapping[str, Value]):
     """str -> int | str | None on disk, in insertion order (see the module's doc). Safe to
     share between threads (the coders of a run look results up at once): each statement

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from pipeline.idmap import IdMap, temporary_database
+from pipeline.idmap import IdMap, fetched, temporary_database
 from pipeline.store import atomic_writer, iter_records, record_line
 
 # What must match for a coding in OUT to stand for the coding this run would make.
@@ -102,18 +102,18 @@ class _Placed:
         at the end."""
         try:
             for sql in queries:
-                cursor = self.db.execute(sql)
-                while rows := cursor.fetchmany(BATCH):
-                    yield from (row[0] for row in rows)
+                yield from self._column(sql)
         finally:
             self.db.close()
 
     def places(self) -> Iterator[int]:
         """The input places that have a record, ascending."""
-        sql = "SELECT DISTINCT place FROM rows WHERE place IS NOT NULL ORDER BY place"
-        cursor = self.db.execute(sql)
-        while rows := cursor.fetchmany(BATCH):
-            yield from (row[0] for row in rows)
+        return self._column(
+            "SELECT DISTINCT place FROM rows WHERE place IS NOT NULL ORDER BY place"
+        )
+
+    def _column(self, sql: str) -> Iterator[int]:
+        return (row[0] for row in fetched(self.db.execute(sql), BATCH))
 
 
 def codings_in_order(path: Path, found: Mapping[str, int]) -> tuple[Iterator[int], list[str]]:

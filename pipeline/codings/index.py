@@ -15,12 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 
 from pipeline.codebook import Codebook
 from pipeline.codings.load import _jsonl_record, decode_error_after, iter_jsonl, read_line
 from pipeline.errors import InputError
-from pipeline.idmap import temporary_database
+from pipeline.idmap import fetched, temporary_database
 from pipeline.record import Coding
 
 CACHE_KIB = 16_384  # inserts land all over the tree: a larger cache than IdMap's saves reads
@@ -101,17 +103,8 @@ class RecordIndex:
                 for src, s in enumerate(self.sets)
                 if s.records is not None
             }
-            ad_id: str = ""
-            places: list[tuple] = []
-            while rows := cursor.fetchmany(BATCH):
-                for row in rows:
-                    if row[0] != ad_id and places:
-                        yield ad_id, [self._coding(ad_id, p, handles, book) for p in places]
-                        places = []
-                    ad_id = row[0]
-                    places.append(row[1:])
-            if places:
-                yield ad_id, [self._coding(ad_id, p, handles, book) for p in places]
+            for ad_id, rows in groupby(fetched(cursor, BATCH), key=itemgetter(0)):
+                yield ad_id, [self._coding(ad_id, row[1:], handles, book) for row in rows]
 
     def _coding(self, ad_id: str, place: tuple, handles: dict, book: Codebook) -> tuple:
         src, line, byte, length, part = place

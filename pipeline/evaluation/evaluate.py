@@ -59,9 +59,9 @@ def load_and_evaluate(
 def load_predictions(
     pred: Path, book: Codebook, gold_ids: set[str], warn
 ) -> tuple[list[Coding], Sequence[str] | IdMap]:
-    """The predicted codings of gold ads, and the ids of every predicted ad (on disk for a
-    codings.jsonl). Markdown is read
-    whole; a codings.jsonl one record at a time, holding only the codings of gold ads."""
+    """The predicted codings of gold ads, and the ids of every predicted ad. Markdown is read
+    whole; a codings.jsonl one record at a time, holding only the codings of gold ads (its
+    ids on disk)."""
     records = records_file(pred)
     if records is None:
         codings = load_codings(pred, book, warn=warn)

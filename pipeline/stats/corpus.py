@@ -24,6 +24,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from pipeline.codebook import Codebook
 from pipeline.codings.load import iter_jsonl
 from pipeline.errors import InputError
+from pipeline.idmap import fetched
 from pipeline.record import Coding
 
 BATCH = 10_000  # records per Arrow batch where Python reads the codings
@@ -283,10 +284,9 @@ class Corpus:
                     batch = []
             self._insert_records(batch)
             cursor = self.db.execute("SELECT byte, size FROM records ORDER BY ad_id")
-            while rows := cursor.fetchmany(BATCH):
-                for at, size in rows:
-                    texts.seek(at)
-                    yield texts.read(size).decode("utf-8")
+            for at, size in fetched(cursor, BATCH):
+                texts.seek(at)
+                yield texts.read(size).decode("utf-8")
         self.db.execute("DROP TABLE records")
 
     def _insert_records(self, batch: list[tuple[str, int, int]]) -> None:
